@@ -1,0 +1,14 @@
+"Shared paths and fixtures for the integration tests."
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NBS = ROOT/'nbs'
+SHARED_DATA = ROOT.parent/'shared'/'data'
+PAPALEXI = SHARED_DATA/'papalexi2021_thp1_eccite.h5ad'
+
+@pytest.fixture
+def papalexi_path():
+    "Path of the real Papalexi screen; skips the test, saying why, where ../shared is absent."
+    if not PAPALEXI.exists(): pytest.skip(f'real screen not found at {PAPALEXI} (../shared/data is only beside the project in CI and dev machines)')
+    return PAPALEXI

@@ -1,0 +1,16 @@
+"Every notebook in nbs/ runs top to bottom as a pytest case: a failing `test_eq` in a notebook fails the suite."
+import subprocess, sys
+from pathlib import Path
+import pytest
+from conftest import ROOT, NBS
+
+NOTEBOOKS = sorted(p for p in NBS.rglob('*.ipynb') if not p.name.startswith('_') and '.ipynb_checkpoints' not in p.parts)
+
+def test_notebooks_found(): assert len(NOTEBOOKS) >= 2, f'no notebooks under {NBS}'
+
+@pytest.mark.parametrize('nb', NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs(nb: Path):
+    # A subprocess per notebook: a fresh kernel, as a user running it top to bottom would get.
+    nbdev_test = Path(sys.executable).parent/'nbdev-test'
+    res = subprocess.run([str(nbdev_test), str(nb), '--do-print'], cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 0 and 'Success.' in res.stdout, f'{nb.name} failed:\n{res.stdout[-5000:]}\n{res.stderr[-15000:]}'
