@@ -1,0 +1,45 @@
+"Fast checks of the model contract in `vcc.models` (the notebook holds the full story and tests)."
+import numpy as np, pandas as pd, scipy.sparse as sp, anndata as ad
+import pytest
+from vcc.data import simulate, CONTROL_LABEL, PERT_COL
+from vcc.models import (TrainingSet, CellMeanBaseline, ControlModel, PerturbationMeanModel, LinearModel,
+                        KernelRidgeModel, KNNModel, scale_to_mean, cells_from_pseudobulk, CELL_RULES)
+
+@pytest.fixture(scope='module')
+def screen():
+    scr = simulate(n_genes=300, n_train=20, n_val=5, n_test=1, n_control=300, cells_per_pert=40, seed=3)
+    return scr, TrainingSet.from_adata(scr.training)
+
+def test_training_set(screen):
+    scr, tr = screen
+    assert len(tr.perts) == 20 and tr.controls.n_obs == 300 and tr.deltas().shape == (20, 300)
+    assert sp.issparse(tr.controls.X) and tr.controls.X.dtype == np.float32
+    np.testing.assert_allclose(np.asarray(tr.controls.X.mean(0)).ravel(), tr.control_mean(), atol=1e-5)
+    assert tr.subset(tr.perts[:4]).perts == tr.perts[:4]
+
+@pytest.mark.parametrize('model', [CellMeanBaseline(), ControlModel(), PerturbationMeanModel(True), LinearModel(),
+                                   LinearModel(embedding='controls'), KernelRidgeModel(), KNNModel()], ids=lambda m: repr(m))
+def test_contract(screen, model):
+    scr, tr = screen
+    genes = scr.pert_counts('validation').target_gene.tolist()
+    pb = model.fit(tr).predict_pseudobulk(genes)
+    assert pb.shape == (len(genes), 300) and np.isfinite(pb).all() and (pb >= 0).all()
+    np.testing.assert_allclose(model.predict_pseudobulk(genes), pb)  # deterministic
+    pc = pd.DataFrame({PERT_COL: genes[:2], 'n_cells': [7, 5]})
+    cells = model.predict_cells(pc)
+    assert cells.shape == (12 + 300, 300) and list(cells.var_names) == list(tr.var_names)
+    assert cells.obs[PERT_COL].tolist() == [genes[0]] * 7 + [genes[1]] * 5 + [CONTROL_LABEL] * 300
+
+def test_scale_to_mean_hits_target():
+    rng = np.random.default_rng(0)
+    X = sp.random(200, 50, density=0.5, format='csr', random_state=0, dtype=np.float32); X.data = np.log1p(X.data * 10)
+    target = np.asarray(X.mean(0)).ravel() * rng.uniform(0.2, 3, 50)
+    Y = scale_to_mean(X, target)
+    np.testing.assert_allclose(np.asarray(Y.mean(0)).ravel(), target, atol=1e-5)
+    assert (Y != 0).nnz == (X != 0).nnz
+
+def test_rules(screen):
+    scr, tr = screen
+    pb = PerturbationMeanModel(True).fit(tr).predict_pseudobulk(['x'])
+    for rule in CELL_RULES: assert cells_from_pseudobulk(tr.controls, ['x'], pb, [4], rule=rule).n_obs == 304
+    with pytest.raises(ValueError): cells_from_pseudobulk(tr.controls, ['x'], pb, [4], rule='nope')
