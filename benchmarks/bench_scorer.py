@@ -1,0 +1,93 @@
+"""Benchmark `vcc.metrics.score_prediction` against `cell-eval run --profile vcc` on synthetic screens.
+
+Both scorers run in their own subprocess under `/usr/bin/time -v` with 2 threads, so wall time and peak RSS compare
+like for like. Usage:
+
+    .venv/bin/python benchmarks/bench_scorer.py                      # small and large default cases
+    .venv/bin/python benchmarks/bench_scorer.py --cases small
+    .venv/bin/python benchmarks/bench_scorer.py --cases custom --cells 5000 --perts 10 --genes 18080
+"""
+import argparse, os, re, subprocess, sys, tempfile, time
+from pathlib import Path
+import numpy as np, pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+CASES = {'small': dict(cells=12_000, perts=20, genes=18_080), 'large': dict(cells=55_000, perts=50, genes=18_080)}
+
+VCC_CHILD = """
+import sys, pandas as pd
+from vcc.metrics import score_prediction
+res, agg = score_prediction(sys.argv[1], sys.argv[2], fdr_scope='per_perturbation')
+res.to_csv(sys.argv[3], index=False)
+"""
+
+
+def timed(cmd, env):
+    "Run `cmd` under /usr/bin/time -v: (wall seconds, peak RSS in GB, stderr tail)."
+    t0 = time.perf_counter()
+    p = subprocess.run(['/usr/bin/time', '-v', *cmd], env=env, capture_output=True, text=True, cwd=ROOT)
+    wall = time.perf_counter() - t0
+    if p.returncode != 0: raise RuntimeError(f'{cmd[0]} failed:\n{p.stdout[-2000:]}\n{p.stderr[-4000:]}')
+    rss_kb = int(re.search(r'Maximum resident set size \(kbytes\): (\d+)', p.stderr).group(1))
+    return wall, rss_kb / 1024**2
+
+
+def make_data(cells, perts, genes, outdir, seed=0):
+    "Write pred.h5ad (log1p, as a prepped submission) and real.h5ad (raw counts) of a synthetic screen."
+    from vcc.metrics import synthetic_screen
+    n_control = max(cells // 6, 100)
+    pred, real = synthetic_screen(n_perts=perts, cells_per_pert=(cells - n_control) // perts, n_control=n_control,
+                                  n_genes=genes, depth=50_000, seed=seed)
+    paths = outdir / 'pred.h5ad', outdir / 'real.h5ad'
+    pred.write_h5ad(paths[0]); real.write_h5ad(paths[1])
+    density = real.X.nnz / np.prod(real.shape)
+    return paths, real.shape, density
+
+
+def run_case(name, cells, perts, genes, threads, tmp):
+    print(f'\n== {name}: ~{cells} cells x {genes} genes, {perts} perturbations', flush=True)
+    d = Path(tmp) / name; d.mkdir()
+    t0 = time.perf_counter()
+    (pred, real), shape, density = make_data(cells, perts, genes, d)
+    print(f'data: real {shape[0]} cells x {shape[1]} genes, density {density:.2f} (built in {time.perf_counter() - t0:.0f} s)', flush=True)
+    env = dict(os.environ, NUMBA_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
+               MKL_NUM_THREADS=str(threads), POLARS_MAX_THREADS=str(threads))
+    vcc_csv = d / 'vcc_results.csv'
+    v_wall, v_rss = timed([sys.executable, '-c', VCC_CHILD, str(pred), str(real), str(vcc_csv)], env)
+    print(f'vcc       : {v_wall:7.1f} s  peak RSS {v_rss:6.2f} GB', flush=True)
+    ce_out = d / 'cell-eval'
+    c_wall, c_rss = timed([str(BIN / 'cell-eval'), 'run', '-ap', str(pred), '-ar', str(real), '--profile', 'vcc',
+                           '--num-threads', str(threads), '-o', str(ce_out), '--control-pert', 'non-targeting',
+                           '--pert-col', 'target_gene'], env)
+    print(f'cell-eval : {c_wall:7.1f} s  peak RSS {c_rss:6.2f} GB', flush=True)
+    ours = pd.read_csv(vcc_csv).set_index('perturbation')
+    theirs = pd.read_csv(ce_out / 'results.csv').set_index('perturbation').loc[ours.index]
+    diff = {m: float(np.abs(ours[m] - theirs[m]).max()) for m in ours.columns}
+    print(f'speed-up {c_wall / v_wall:.1f}x, memory {v_rss / c_rss:.3f} of cell-eval; max |diff| per metric: {diff}', flush=True)
+    return dict(case=name, cells=shape[0], genes=shape[1], perts=perts, density=round(density, 3), vcc_s=round(v_wall, 1),
+                cell_eval_s=round(c_wall, 1), vcc_gb=round(v_rss, 2), cell_eval_gb=round(c_rss, 2),
+                speedup=round(c_wall / v_wall, 1), mem_ratio=round(v_rss / c_rss, 3), max_abs_diff=max(diff.values()))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--cases', nargs='+', default=['small', 'large'], choices=[*CASES, 'custom'])
+    ap.add_argument('--cells', type=int, default=12_000, help='cells for --cases custom')
+    ap.add_argument('--perts', type=int, default=20, help='perturbations for --cases custom')
+    ap.add_argument('--genes', type=int, default=18_080, help='genes for --cases custom')
+    ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--tmpdir', default=None, help='where to write the h5ads (default: system temp)')
+    args = ap.parse_args()
+    # warm numba's on-disk cache once (a one-off compile per install, not part of scoring)
+    subprocess.run([sys.executable, '-c', 'from vcc.metrics import *; p, r = synthetic_screen(3, 10, 20, 50); score_prediction(p, r)'],
+                   cwd=ROOT, check=True, capture_output=True)
+    rows = []
+    with tempfile.TemporaryDirectory(dir=args.tmpdir) as tmp:
+        for name in args.cases:
+            size = CASES.get(name, dict(cells=args.cells, perts=args.perts, genes=args.genes))
+            rows.append(run_case(name, **size, threads=args.threads, tmp=tmp))
+    print('\n' + pd.DataFrame(rows).to_string(index=False))
+
+
+if __name__ == '__main__': main()

@@ -1,0 +1,153 @@
+"Parity of `vcc.metrics` with the installed cell-eval 0.8.2 / pdex 0.3 (run for real on small random screens)."
+import logging, warnings
+import numpy as np, pandas as pd, polars as pl, scipy.sparse as sp, anndata as ad
+import pytest
+from scipy.stats import mannwhitneyu, false_discovery_control
+from cell_eval import MetricsEvaluator, build_base_mean_adata, score_agg_metrics
+from vcc.metrics import (PERT_COL, CONTROL, VCC_METRICS, synthetic_screen, score_prediction, normalise_log1p, de_table,
+                         des, cell_mean_baseline, combined_score, aggregate)
+
+logging.getLogger('cell_eval').setLevel(logging.ERROR)
+pytestmark = pytest.mark.filterwarnings('ignore')
+
+
+def cell_eval_vcc(pred, real, outdir):
+    "cell-eval's `vcc` profile on copies (it normalises in place): per-perturbation results and agg table, as pandas."
+    ev = MetricsEvaluator(pred.copy(), real.copy(), control_pert=CONTROL, pert_col=PERT_COL, num_threads=1, outdir=str(outdir))
+    res, agg = ev.compute(profile='vcc', write_csv=False, break_on_error=True)
+    return res.to_pandas().set_index('perturbation'), agg
+
+
+def assert_parity(pred, real, outdir):
+    ce, ce_agg = cell_eval_vcc(pred, real, outdir)
+    res, agg = score_prediction(pred, real, fdr_scope='per_perturbation', fold_change_clip=None)  # the installed pdex 0.3's rules
+    res = res.set_index('perturbation')
+    assert list(res.index) == list(ce.index)
+    np.testing.assert_allclose(res['mae'], ce['mae'], atol=1e-6, rtol=0)
+    np.testing.assert_allclose(res['discrimination_score_l1'], ce['discrimination_score_l1'], atol=1e-6, rtol=0)
+    np.testing.assert_array_equal(res['overlap_at_N'].values, ce['overlap_at_N'].values)
+    assert list(agg.columns) == list(ce_agg.columns)
+    return res, agg, ce_agg
+
+
+def with_ties(pred):
+    "Round log1p values to halves: many exact ties inside and across groups."
+    pred = pred.copy()
+    pred.X.data = np.round(pred.X.data * 2) / 2 + 0.25 * (pred.X.data > 0)
+    pred.X.eliminate_zeros()
+    return pred
+
+
+@pytest.mark.parametrize('shape', [dict(n_perts=12, cells_per_pert=50, n_control=200, n_genes=500, seed=3),
+                                   dict(n_perts=5, cells_per_pert=80, n_control=120, n_genes=1500, seed=4, pred_log1p=False),
+                                   dict(n_perts=30, cells_per_pert=20, n_control=60, n_genes=300, seed=5)])
+def test_vcc_profile_parity(shape, tmp_path):
+    pred, real = synthetic_screen(**shape)
+    res, _, _ = assert_parity(pred, real, tmp_path)
+    assert res['overlap_at_N'].max() > 0, 'dataset should have real and predicted DE genes'
+
+
+def test_log1p_real_and_dense_pred(tmp_path):
+    "Real already log1p (no normalisation), prediction dense integer counts."
+    pred, real = synthetic_screen(n_perts=6, cells_per_pert=40, n_control=100, n_genes=400, seed=6, pred_log1p=False)
+    real = normalise_log1p(real)
+    pred = ad.AnnData(np.asarray(pred.X.todense()).astype(np.int64), obs=pred.obs, var=pred.var)
+    assert_parity(pred, real, tmp_path)
+
+
+def test_ties_silent_genes_and_empty_de(tmp_path):
+    pred, real = synthetic_screen(n_perts=8, cells_per_pert=40, n_control=150, n_genes=400, seed=7)
+    pred = with_ties(pred)
+    labels = real.obs[PERT_COL].to_numpy()
+    X = real.X.tolil()
+    a = np.sort(np.unique(labels[labels != CONTROL]))[0]
+    X[np.flatnonzero(labels == a), 10:30] = 0          # a perturbation where no cell expresses genes 10-29
+    X[:, 40] = 0                                       # a gene silent everywhere
+    # a perturbation with 3 cells drawn like controls: its real DE set is empty
+    ctrl = np.flatnonzero(labels == CONTROL)[:3]
+    X = X.tocsr()
+    real = ad.AnnData(sp.vstack([X, X[ctrl]], format='csr'), var=real.var,
+                      obs=pd.DataFrame({PERT_COL: np.r_[labels, ['G99999'] * 3]}, index=[f'c{i}' for i in range(len(labels) + 3)]))
+    pred = ad.concat([pred, pred[pred.obs[PERT_COL] == CONTROL][:3]], index_unique='-')
+    pred.obs.loc[pred.obs_names[-3:], PERT_COL] = 'G99999'
+    real_de = de_table(normalise_log1p(real), fdr_scope='per_perturbation')
+    assert not (real_de[real_de.target == 'G99999'].fdr < 0.05).any(), 'the 3-cell perturbation should have no real DE gene'
+    res, _, _ = assert_parity(pred, real, tmp_path)
+    assert res.loc['G99999', 'overlap_at_N'] == 0
+
+
+def test_global_fdr_scope_against_scipy():
+    "fdr_scope='global': BH over the whole perturbation x gene table, checked against scipy directly."
+    pred, real = synthetic_screen(n_perts=5, cells_per_pert=30, n_control=60, n_genes=120, seed=8)
+    def silence(a):  # genes 0-4 silent in the first perturbation, gene 5 silent in the controls: the zero-mean fold-change rules
+        lab = a.obs[PERT_COL].to_numpy(); X = a.X.tolil()
+        X[np.flatnonzero(lab == np.unique(lab[lab != CONTROL])[0]), :5] = 0; X[np.flatnonzero(lab == CONTROL), 5] = 0
+        return ad.AnnData(X.tocsr(), obs=a.obs, var=a.var)
+    pred, real = silence(pred), silence(real)
+    tabs = {}
+    for name, a in (('pred', pred), ('real', normalise_log1p(real))):
+        X = np.asarray(a.X.todense()); lab = a.obs[PERT_COL].to_numpy()
+        perts = np.unique(lab[lab != CONTROL]); c = X[lab == CONTROL]
+        p = np.array([[mannwhitneyu(X[lab == q, j], c[:, j], method='asymptotic').pvalue for j in range(X.shape[1])] for q in perts])
+        p = np.nan_to_num(p, nan=1.0)
+        fdr = false_discovery_control(p.ravel()).reshape(p.shape)
+        # pdex 0.1.x's fold change, as the 2025 leaderboard used it: 0/0 -> 1, silent control -> 20, silent perturbation -> 1/20
+        tgt, ref = np.stack([np.expm1(X[lab == q].mean(0)) for q in perts]), np.broadcast_to(np.expm1(c.mean(0)), (len(perts), X.shape[1]))
+        with np.errstate(divide='ignore', invalid='ignore'):
+            fc = np.where((tgt == 0) & (ref == 0), 1.0, np.where(ref == 0, 20.0, np.where(tgt == 0, 1 / 20, tgt / ref)))
+        lfc = np.log2(fc)
+        assert np.isclose(np.abs(lfc), np.log2(20)).sum() >= 5, 'the test data should exercise the zero-mean rules'
+        tab = de_table(a, fdr_scope='global')
+        np.testing.assert_allclose(tab.p_value.values.reshape(p.shape), p, rtol=1e-5, atol=1e-12)
+        np.testing.assert_allclose(tab.fdr.values.reshape(p.shape), fdr, rtol=1e-5, atol=1e-12)  # scipy's normal tail differs ~1e-6 deep in the tail
+        np.testing.assert_allclose(tab.log2_fold_change.values.reshape(p.shape), lfc, rtol=1e-4, atol=2e-5)  # pdex means are float32
+        tabs[name] = (perts, fdr, lfc, a.var_names.to_numpy())
+    per = de_table(normalise_log1p(real), fdr_scope='per_perturbation').fdr.values
+    assert not np.allclose(per, tabs['real'][1].ravel()), 'the two scopes should differ'
+    # DES from the scipy tables, written out directly
+    (perts, fp, lp, genes), (_, fr, lr, _) = tabs['pred'], tabs['real']
+    expect = []
+    for i in range(len(perts)):
+        top = lambda f, l: genes[f[i] < 0.05][np.argsort(-np.abs(l[i][f[i] < 0.05]), kind='stable')]
+        r, q = top(fr, lr), top(fp, lp)
+        expect.append(len(set(r) & set(q[:len(r)])) / len(r) if len(r) else 0.0)
+    got, _ = score_prediction(pred, real, fdr_scope='global')
+    np.testing.assert_allclose(got['overlap_at_N'].values, expect)
+
+
+def test_baseline_and_combined_score(tmp_path):
+    pred, real = synthetic_screen(n_perts=10, cells_per_pert=40, n_control=150, n_genes=400, seed=9)
+    train, _ = synthetic_screen(n_perts=15, cells_per_pert=40, n_control=200, n_genes=400, seed=10, pred_log1p=False)
+    train.var_names = real.var_names
+    labels = real.obs[PERT_COL]
+    counts = labels[labels != CONTROL].value_counts().rename_axis(PERT_COL).reset_index(name='n_cells')
+    ours = cell_mean_baseline(train, counts)
+    theirs = build_base_mean_adata(train.copy(), counts_df=pl.from_pandas(counts), pert_col=PERT_COL, control_pert=CONTROL)
+    assert list(ours.obs[PERT_COL].astype(str)) == list(theirs.obs[PERT_COL].astype(str))
+    assert list(ours.obs_names) == list(theirs.obs_names)
+    dense = lambda X: np.asarray(X.todense()) if sp.issparse(X) else np.asarray(X)
+    np.testing.assert_allclose(dense(ours.X), dense(theirs.X), atol=1e-6, rtol=0)
+    # the controls in the real file must be the training controls for cell-eval: use the real file's controls
+    base_res, base_agg, base_ce_agg = assert_parity(theirs, real, tmp_path / 'base')
+    user_res, user_agg, user_ce_agg = assert_parity(pred, real, tmp_path / 'user')
+    ce_score = score_agg_metrics(user_ce_agg, base_ce_agg).to_pandas()
+    ours_score = combined_score(user_agg, base_agg)
+    assert list(ours_score.metric) == list(ce_score.metric)
+    np.testing.assert_allclose(ours_score.from_baseline, ce_score.from_baseline, atol=1e-6)
+    np.testing.assert_allclose(aggregate(user_res.reset_index()).drop(columns='statistic').values,
+                               user_ce_agg.to_pandas().drop(columns='statistic').values, atol=1e-6)
+
+
+def test_bad_input_messages():
+    pred, real = synthetic_screen(n_perts=3, cells_per_pert=10, n_control=20, n_genes=50, seed=11)
+    bad = pred.copy(); bad.X.data[0] = np.nan
+    with pytest.raises(ValueError, match='NaN'): score_prediction(bad, real)
+    mixed = pred.copy(); mixed.X.data[:5] = 40.5
+    with pytest.raises(ValueError, match='mixed'): score_prediction(mixed, real)
+    last = pred.obs[PERT_COL].iloc[-1]
+    with pytest.raises(ValueError, match='only in real'): score_prediction(pred[pred.obs[PERT_COL] != last].copy(), real)
+    with pytest.raises(ValueError, match='no control'): score_prediction(pred[pred.obs[PERT_COL] != CONTROL].copy(), real)
+    with pytest.raises(ValueError, match='genes differ'): score_prediction(pred[:, 1:].copy(), real)
+    shuffled = pred[:, np.random.default_rng(0).permutation(pred.n_vars)].copy()
+    a, _ = score_prediction(shuffled, real); b, _ = score_prediction(pred, real)
+    pd.testing.assert_frame_equal(a, b)
