@@ -14,7 +14,8 @@ from .data import PERT_COL, BATCH_COL, CONTROL_LABEL, perturbation_stats
 # %% auto #0
 __all__ = ['CELL_RULES', 'log1p_normalise', 'TrainingSet', 'PerturbationModel', 'scale_to_mean', 'cells_from_pseudobulk',
            'CellMeanBaseline', 'ControlModel', 'PerturbationMeanModel', 'control_gene_embedding', 'LinearModel',
-           'KernelRidgeModel', 'KNNModel', 'GeneSubsetModel']
+           'KernelRidgeModel', 'KNNModel', 'GeneSubsetModel', 'perturbed_cells', 'target_features',
+           'CellTransitionModel', 'EnsembleModel']
 
 # %% ../nbs/04_models.ipynb #5c76c8eb
 def log1p_normalise(X, # raw counts, cells x genes (any sparse or dense matrix)
@@ -338,3 +339,250 @@ class GeneSubsetModel(PerturbationModel):
         out = np.tile(self.mean_delta_, (len(genes), 1))
         out[:, self.pos_] = self.model.predict_deltas(list(genes))
         return out
+
+# %% ../nbs/04_models.ipynb #9a089dae
+def perturbed_cells(adata:ad.AnnData, # raw counts in the challenge's schema
+                    perts:list, # perturbations whose cells to return (only these are read)
+                    target_sum:float, # normalisation target (`TrainingSet.stats.uns['target_sum']`)
+                    max_cells:int=128, # at most this many cells per perturbation (drawn at random)
+                    seed:int=0, totals_key:str|None=None) -> dict:
+    "Perturbation -> log1p-normalised cells (float32 CSR, all genes) of those perturbations only."
+    labels = adata.obs[PERT_COL].astype(str).to_numpy()
+    rng, out = np.random.default_rng(seed), {}
+    for p in perts:
+        idx = np.flatnonzero(labels == p)
+        if len(idx) > max_cells: idx = np.sort(rng.choice(idx, max_cells, replace=False))
+        if not len(idx): continue
+        X = adata.X[idx]
+        tot = adata.obs[totals_key].to_numpy()[idx] if totals_key else np.asarray(X.sum(1)).ravel()
+        out[p] = log1p_normalise(X, tot, target_sum)
+    return out
+
+# %% ../nbs/04_models.ipynb #53bbb2c7
+def _make_net(n_genes:int, n_feat:int, hidden:int, base):
+    "The set-to-set network of `CellTransitionModel` (torch imported lazily, so `vcc.models` loads fast)."
+    import torch
+    from torch import nn
+    class CellTransitionNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.pert = nn.Sequential(nn.Linear(n_feat, hidden), nn.GELU(), nn.Linear(hidden, hidden))
+            self.cell = nn.Linear(n_genes, hidden)
+            self.norm = nn.LayerNorm(hidden)
+            self.attn = nn.MultiheadAttention(hidden, 4, batch_first=True)
+            self.shift, self.resid = nn.Linear(hidden, n_genes), nn.Linear(hidden, n_genes)
+            for head in (self.shift, self.resid): nn.init.zeros_(head.weight); nn.init.zeros_(head.bias)
+            self.base = nn.Parameter(torch.as_tensor(base, dtype=torch.float32).clone())
+        def forward(self, x, f): # x: (P, B, genes) control cells, f: (P, features) -> (P, B, genes) cells
+            z = self.pert(f)
+            h = self.cell(x) + z[:, None]
+            q = self.norm(h)
+            h = nn.functional.gelu(h + self.attn(q, q, q, need_weights=False)[0])
+            t = self.base + self.shift(z)[:, None] + self.resid(h)       # log scale factor of each cell's expression
+            logE = torch.log(torch.expm1(x.clamp_min(1e-6)))
+            return torch.where(x > 0, nn.functional.softplus(t + logE), torch.zeros_like(x))  # log1p(expm1(x) e^t); zeros stay zeros
+    return CellTransitionNet()
+
+def _log_scale(C:sp.csr_matrix, target:np.ndarray) -> np.ndarray:
+    "(genes,) log of the per-gene factor `scale_to_mean` applies to `expm1(C)` to reach `target` (0 where undefined)."
+    C = sp.csc_matrix(C, dtype=np.float64); Y = sp.csc_matrix(scale_to_mean(C.tocsr(), np.maximum(target, 0)), dtype=np.float64)
+    t = np.zeros(C.shape[1])
+    for g in range(C.shape[1]):
+        a, b = C.data[C.indptr[g]:C.indptr[g + 1]], Y[:, g].toarray().ravel()[C.indices[C.indptr[g]:C.indptr[g + 1]]]
+        k = np.argmax(a) if len(a) else None
+        if k is not None and b[k] > 0: t[g] = np.log(np.expm1(b[k]) / np.expm1(a[k]))
+    return t
+
+def target_features(train:TrainingSet, genes:list, n_components:int=10) -> np.ndarray:
+    "(len(genes), n_components + 3): each target's control co-expression embedding, control mean, detection rate, measured flag."
+    emb = control_gene_embedding(train, n_components)
+    key = ('detection',)
+    if key not in train.cache: train.cache[key] = np.asarray((train.controls.X > 0).mean(0)).ravel()
+    pos = train.var_names.get_indexer(list(genes)); ok = pos >= 0; j = np.maximum(pos, 0)
+    F = np.hstack([emb[j], train.control_mean()[j, None], train.cache[key][j, None], np.ones((len(j), 1))])
+    return (F * ok[:, None]).astype(np.float32)
+
+# %% ../nbs/04_models.ipynb #45fb780e
+class CellTransitionModel(PerturbationModel):
+    "Set model: control cells + target features -> perturbed cells; loss = pseudobulk L1 + discrimination (+ energy distance to real cells)."
+    name = 'cell_transition'
+    def __init__(self, n_genes:int=512, # genes the network predicts (most moved by training knockdowns); the rest: mean change
+                 n_components:int=10, # dimensions of the target's control co-expression embedding
+                 hidden:int=64, # width of the encoders and the attention layer
+                 set_size:int=64, # control cells per set
+                 perts_per_batch:int=8, # perturbations per optimiser step
+                 epochs:int=30, lr:float=3e-3, weight_decay:float=1e-2,
+                 w_pseudobulk:float=1.0, w_discrimination:float=0.05, w_energy:float=0.1, # loss weights
+                 n_pcs:int=20, # PCA space of the energy distance
+                 cells=None, # the raw training screen (AnnData): enables the energy term on real perturbed cells
+                 max_cells:int=128, # perturbed cells read per training perturbation
+                 n_eval_cells:int=256, # control cells averaged by `predict_pseudobulk`
+                 knockdown:bool=True, seed:int=0, progress:bool=False, device:str|None=None,
+                 num_threads:int|None=1): # CPU threads of torch while fitting/predicting (None: torch's setting); 1 is fastest on shared cores and fixes float sums
+        self.n_genes, self.n_components, self.hidden, self.set_size, self.perts_per_batch = n_genes, n_components, hidden, set_size, perts_per_batch
+        self.epochs, self.lr, self.weight_decay = epochs, lr, weight_decay
+        self.w_pseudobulk, self.w_discrimination, self.w_energy, self.n_pcs = w_pseudobulk, w_discrimination, w_energy, n_pcs
+        self._cells, self.max_cells, self.n_eval_cells = cells, max_cells, n_eval_cells
+        self.knockdown, self.seed, self.progress, self.device, self.num_threads = knockdown, seed, progress, device, num_threads
+
+    def _threads(self):
+        "Context: torch's CPU thread count set to `num_threads`, restored after."
+        import torch, contextlib
+        @contextlib.contextmanager
+        def ctx():
+            old = torch.get_num_threads()
+            if self.num_threads: torch.set_num_threads(self.num_threads)
+            try: yield
+            finally: torch.set_num_threads(old)
+        return ctx()
+
+    def fit(self, train:TrainingSet, resume:dict|None=None, # a `training_state()` to continue from
+            callbacks:tuple=()) -> CellTransitionModel: # called as `cb(model)` after every epoch
+        "Fit (or continue fitting from `resume`) on the training screen."
+        self._resume, self._callbacks = resume, tuple(callbacks)
+        return super().fit(train)
+
+    def _setup(self, train):
+        "Everything derived from the data, deterministic: gene selection, tensors, network, optimiser, RNG."
+        import torch
+        self.dev_ = torch.device(self.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+        D = train.deltas()
+        self.sel_ = np.sort(np.argsort(-np.abs(D).mean(0), kind='stable')[:self.n_genes])
+        self.mean_delta_ = D.mean(0)
+        C = train.controls.X[:, self.sel_]
+        self.C_ = torch.as_tensor(np.asarray(C.toarray(), np.float32), device=self.dev_)
+        cm = np.asarray(C.mean(0)).ravel().astype(np.float32)
+        self.cm_ = torch.as_tensor(cm, device=self.dev_)
+        _, _, Vt = _top_svd(np.asarray(C[:2000].toarray(), np.float32) - cm, self.n_pcs, self.seed)
+        self.V_ = torch.as_tensor(Vt.T.copy(), device=self.dev_)
+        self.T_ = torch.as_tensor(np.asarray(train.stats[train.perts].X, np.float32)[:, self.sel_], device=self.dev_)
+        self.F_ = torch.as_tensor(target_features(train, train.perts, self.n_components), device=self.dev_)
+        self.real_ = None
+        if self._cells is not None and self.w_energy > 0:
+            pc = perturbed_cells(self._cells, train.perts, train.stats.uns['target_sum'], self.max_cells, self.seed)
+            self.real_ = [torch.as_tensor(np.asarray(pc[p][:, self.sel_].toarray(), np.float32), device=self.dev_) if p in pc else None for p in train.perts]
+        torch.manual_seed(self.seed)
+        self.net_ = _make_net(len(self.sel_), self.F_.shape[1], self.hidden, _log_scale(C, cm + self.mean_delta_[self.sel_])).to(self.dev_)
+        self.opt_ = torch.optim.AdamW(self.net_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        self.gen_ = torch.Generator(device='cpu').manual_seed(self.seed)
+        self.eval_idx_ = torch.randperm(self.C_.shape[0], generator=torch.Generator().manual_seed(self.seed + 1))[:self.n_eval_cells]
+        self.epoch_, self.history_ = 0, []
+
+    def training_state(self) -> dict:
+        "What resuming needs: weights, optimiser, epoch, history and RNG states (CPU tensors, `torch.save`-able)."
+        import torch
+        return dict(epoch=self.epoch_, history=list(self.history_), net={k: v.detach().cpu().clone() for k, v in self.net_.state_dict().items()},
+                    opt=self.opt_.state_dict(), gen=self.gen_.get_state(), torch_rng=torch.get_rng_state())
+
+    def load_training_state(self, state:dict):
+        "Restore `training_state()` into a model set up on the same data."
+        import torch
+        self.net_.load_state_dict(state['net']); self.opt_.load_state_dict(state['opt'])
+        self.gen_.set_state(state['gen']); torch.set_rng_state(state['torch_rng'])
+        self.epoch_, self.history_ = state['epoch'], list(state['history'])
+
+    def _loss(self, idx):
+        import torch
+        P, B, g = len(idx), self.set_size, self.gen_
+        x = self.C_[torch.randint(0, self.C_.shape[0], (P, B), generator=g).to(self.dev_)]
+        with torch.autocast(self.dev_.type, dtype=torch.bfloat16, enabled=self.dev_.type == 'cuda'):
+            y = self.net_(x, self.F_[idx]).float()
+        d, T = y.mean(1) - x.mean(1), self.T_[idx] - self.cm_  # the set's own change: free of the set's sampling noise
+        parts = {'pseudobulk_l1': (d - T).abs().mean()}
+        if self.w_discrimination > 0 and P > 1:
+            dist = torch.cdist(d, T, p=1) / d.shape[1]
+            parts['discrimination'] = torch.nn.functional.cross_entropy(-dist / (0.1 * dist.detach().mean() + 1e-8), torch.arange(P, device=self.dev_))
+        if self.real_ is not None:
+            e = []
+            for k, i in enumerate(idx.tolist()):
+                r = self.real_[i]
+                if r is None: continue
+                r = r[torch.randint(0, r.shape[0], (min(B, r.shape[0]),), generator=g).to(self.dev_)]
+                a, b = (y[k] - self.cm_) @ self.V_, (r - self.cm_) @ self.V_
+                e.append(2 * torch.cdist(a, b).mean() - torch.cdist(a, a).mean() - torch.cdist(b, b).mean())
+            if e: parts['energy'] = torch.stack(e).mean()
+        w = {'pseudobulk_l1': self.w_pseudobulk, 'discrimination': self.w_discrimination, 'energy': self.w_energy}
+        return sum(w[k] * v for k, v in parts.items()), parts
+
+    def _fit(self, train):
+        with self._threads(): self._train(train)
+
+    def _train(self, train):
+        import torch
+        from tqdm.auto import tqdm
+        self._setup(train)
+        if self._resume is not None: self.load_training_state(self._resume)
+        det = torch.are_deterministic_algorithms_enabled()
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        try:
+            bar = tqdm(range(self.epoch_, self.epochs), desc=self.name, disable=not self.progress, leave=False)
+            for _ in bar:
+                self.net_.train()
+                order, tot = torch.randperm(len(train.perts), generator=self.gen_), {}
+                for s in range(0, len(order), self.perts_per_batch):
+                    loss, parts = self._loss(order[s:s + self.perts_per_batch])
+                    self.opt_.zero_grad(); loss.backward(); self.opt_.step()
+                    for k, v in {'loss': loss, **parts}.items(): tot[k] = tot.get(k, 0) + float(v.detach()) / -(-len(order) // self.perts_per_batch)
+                self.epoch_ += 1
+                self.history_.append({'epoch': self.epoch_, **tot})
+                bar.set_postfix(loss=f"{tot['loss']:.4f}")
+                for cb in self._callbacks: cb(self)
+        finally: torch.use_deterministic_algorithms(det)
+        self.net_.eval()
+
+    def predict_deltas(self, genes):
+        with self._threads(): return self._predict_deltas(genes)
+
+    def _predict_deltas(self, genes):
+        import torch
+        genes = list(genes)
+        out = np.tile(self.mean_delta_, (len(genes), 1))
+        F = torch.as_tensor(target_features(self.train_, genes, self.n_components), device=self.dev_)
+        x = self.C_[self.eval_idx_.to(self.dev_)]
+        with torch.no_grad(), torch.autocast(self.dev_.type, dtype=torch.bfloat16, enabled=self.dev_.type == 'cuda'):
+            pb = torch.cat([self.net_(x.expand(len(f), -1, -1), f).float().mean(1) for f in F.split(16)]) if len(genes) else torch.zeros(0, len(self.sel_))
+        out[:, self.sel_] = pb.cpu().numpy().astype(np.float64) - self.cm_.cpu().numpy()[None]
+        return out
+
+    def __getstate__(self):
+        "Pickles without the raw screen (`cells`)."
+        return {k: v for k, v in self.__dict__.items() if k not in ('_cells', '_callbacks', '_resume')}
+
+# %% ../nbs/04_models.ipynb #15e71add
+class EnsembleModel(PerturbationModel):
+    "Non-negative weights on member models' predicted deltas, chosen by K-fold CV over the training perturbations (held-out MAE)."
+    name = 'ensemble'
+    def __init__(self, members:dict, # name -> factory (a callable returning an unfitted `PerturbationModel`)
+                 n_folds:int=3, # folds of the inner cross-validation over training perturbations
+                 n_iter:int=30, # reweighting iterations of the L1 fit
+                 seed:int=0):
+        self.members, self.n_folds, self.n_iter, self.seed = members, n_folds, n_iter, seed
+
+    def _oof(self, train):
+        "Out-of-fold predicted deltas of every member (members, perts, genes), and the true deltas."
+        perts = np.array(train.perts)
+        folds = np.array_split(np.random.default_rng(self.seed).permutation(len(perts)), min(self.n_folds, len(perts)))
+        cm = train.control_mean()
+        D = np.zeros((len(self.members), len(perts), len(cm)))
+        for held in folds:
+            sub = train.subset([p for i, p in enumerate(perts) if i not in set(held)])
+            for m, make in enumerate(self.members.values()):
+                D[m, held] = make().fit(sub).predict_pseudobulk(perts[held]) - cm
+        return D, train.deltas()
+
+    def _fit(self, train):
+        from scipy.optimize import nnls
+        D, Y = self._oof(train)
+        A, y = D.reshape(len(D), -1).T, Y.ravel()
+        w = nnls(A, y)[0]
+        for _ in range(self.n_iter):  # iteratively reweighted least squares: min sum |A w - y|, w >= 0
+            s = 1 / np.sqrt(np.maximum(np.abs(A @ w - y), 1e-4))
+            w = nnls(A * s[:, None], y * s)[0]
+        self.weights_ = pd.Series(w, index=list(self.members), name='weight')
+        self.cv_mae_ = pd.Series([np.abs(d - Y).mean() for d in D] + [np.abs(np.tensordot(w, D, 1) - Y).mean()], index=list(self.members) + ['ensemble'], name='cv_mae')
+        self.fitted_ = {n: make().fit(train) for n, make in self.members.items()}
+
+    def predict_deltas(self, genes):
+        "Weighted sum of the members' deltas (each after its own knockdown rule and floor)."
+        cm = self.train_.control_mean()
+        return sum(w * (self.fitted_[n].predict_pseudobulk(list(genes)) - cm) for n, w in self.weights_.items())
