@@ -18,7 +18,7 @@ CASES = {'small': dict(cells=12_000, perts=20, genes=18_080), 'large': dict(cell
 VCC_CHILD = """
 import sys, pandas as pd
 from vcc.metrics import score_prediction
-res, agg = score_prediction(sys.argv[1], sys.argv[2], fdr_scope='per_perturbation')
+res, agg = score_prediction(sys.argv[1], sys.argv[2], fdr_scope='per_perturbation', fold_change_clip=None)  # installed cell-eval's rules
 res.to_csv(sys.argv[3], index=False)
 """
 
@@ -80,7 +80,7 @@ def main():
     ap.add_argument('--tmpdir', default=None, help='where to write the h5ads (default: system temp)')
     args = ap.parse_args()
     # warm numba's on-disk cache once (a one-off compile per install, not part of scoring)
-    subprocess.run([sys.executable, '-c', 'from vcc.metrics import *; p, r = synthetic_screen(3, 10, 20, 50); score_prediction(p, r)'],
+    subprocess.run([sys.executable, '-c', 'from vcc.metrics import *; p, r = synthetic_screen(3, 10, 20, 50); score_prediction(p, r); score_prediction(p, r, fdr_scope="per_perturbation", fold_change_clip=None)'],
                    cwd=ROOT, check=True, capture_output=True)
     rows = []
     with tempfile.TemporaryDirectory(dir=args.tmpdir) as tmp:
