@@ -34,9 +34,14 @@ def test_scale_to_mean_hits_target():
     rng = np.random.default_rng(0)
     X = sp.random(200, 50, density=0.5, format='csr', random_state=0, dtype=np.float32); X.data = np.log1p(X.data * 10)
     target = np.asarray(X.mean(0)).ravel() * rng.uniform(0.2, 3, 50)
-    Y = scale_to_mean(X, target)
+    Y = scale_to_mean(X, target, max_fold=np.inf, max_value=np.inf)   # the guard off: the mean is hit exactly
     np.testing.assert_allclose(np.asarray(Y.mean(0)).ravel(), target, atol=1e-5)
     assert (Y != 0).nnz == (X != 0).nnz
+    Yc = scale_to_mean(X, target)                                       # the guard on (default): never above the target, never >= 15
+    mean_c = np.asarray(Yc.mean(0)).ravel()
+    assert (mean_c <= target + 1e-5).all() and Yc.max() < 15
+    uncapped = np.asarray(Y.max(0).toarray()).ravel() <= np.log1p(20 * np.expm1(np.asarray(X.max(0).toarray()).ravel())) - 1e-3
+    np.testing.assert_allclose(mean_c[uncapped], target[uncapped], atol=1e-5)  # genes within 20x are still hit exactly
 
 def test_rules(screen):
     scr, tr = screen
