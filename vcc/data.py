@@ -17,11 +17,11 @@ __all__ = ['CONTROL_LABEL', 'PERT_COL', 'GUIDE_COL', 'BATCH_COL', 'TRAINING_FILE
            'PERT_COUNTS_COLUMNS', 'CELL_CAPS', 'MAX_CHUNK_NNZ', 'MITO_PREFIXES', 'PAPALEXI_COLUMNS', 'SHARED_DATA',
            'PAPALEXI_PATH', 'STRENGTH_SHARES', 'STRENGTH_SCALE', 'FULL_SIZE', 'MITO_GENES', 'DEMO_DIR', 'DataError',
            'atomic_path', 'write_h5ad', 'write_csv', 'read_gene_names', 'read_pert_counts', 'open_h5ad', 'read_obs_var',
-           'chunk_bounds', 'iter_X_chunks', 'check_raw_counts', 'check_obs_var', 'validate_h5ad', 'median_nonzero',
-           'cell_totals', 'perturbation_stats', 'ChallengeFolder', 'validate_challenge_folder', 'read_perturb_seq',
-           'read_papalexi', 'synthetic_gene_names', 'ScreenModel', 'make_screen_model', 'sample_counts',
-           'iter_group_chunks', 'write_h5ad_chunked', 'effects_adata', 'pert_counts_table', 'SimulatedScreen',
-           'simulate', 'write_screen', 'screen_profile', 'plot_screen_comparison', 'prepare_demo']
+           'chunk_bounds', 'iter_X_chunks', 'check_raw_counts', 'check_obs_var', 'validate_h5ad', 'normalise_counts',
+           'median_nonzero', 'cell_totals', 'perturbation_stats', 'ChallengeFolder', 'validate_challenge_folder',
+           'read_perturb_seq', 'read_papalexi', 'synthetic_gene_names', 'ScreenModel', 'make_screen_model',
+           'sample_counts', 'iter_group_chunks', 'write_h5ad_chunked', 'effects_adata', 'pert_counts_table',
+           'SimulatedScreen', 'simulate', 'write_screen', 'screen_profile', 'plot_screen_comparison', 'prepare_demo']
 
 # %% ../nbs/00_data.ipynb #e8b36139
 CONTROL_LABEL = 'non-targeting'  # `target_gene` of control cells
@@ -237,6 +237,21 @@ def _source_obs_var(source):
 
 def _source_name(source): return '<AnnData in memory>' if isinstance(source, ad.AnnData) else Path(source)
 
+# %% ../nbs/00_data.ipynb #0ae8ddea
+def normalise_counts(X, # raw counts, cells x genes (any sparse or dense matrix)
+                     totals:np.ndarray, # library size of each cell
+                     target_sum:float, # the normalisation target (cell-eval: the median non-zero total)
+                     log:bool=True, # log1p after scaling?
+                     dtype=np.float32) -> sp.csr_matrix:
+    "cell-eval's normalisation of raw counts: each cell scaled to `target_sum` by its library size, then log1p; CSR."
+    X = sp.csr_matrix(X, dtype=np.float64, copy=True)
+    totals = np.asarray(totals, dtype=np.float64)
+    scale = np.divide(target_sum, totals, out=np.zeros_like(totals), where=totals > 0)
+    X.data *= np.repeat(scale, np.diff(X.indptr))
+    if log: np.log1p(X.data, out=X.data)
+    X.eliminate_zeros()
+    return X.astype(dtype)
+
 # %% ../nbs/00_data.ipynb #8c4a7bef
 def median_nonzero(totals:np.ndarray) -> float:
     "The median of the non-zero cell totals: scanpy's `normalize_total` target."
@@ -279,7 +294,6 @@ def perturbation_stats(source, # path of an h5ad (streamed) or an AnnData of raw
     row_totals = cell_totals(source, chunk_size, check=True, progress=progress)
     totals = obs[totals_key].to_numpy(np.float64) if totals_key else row_totals
     target = float(target_sum) if target_sum else median_nonzero(totals)
-    scale = np.divide(target, totals, out=np.zeros_like(totals), where=totals > 0)
     codes, groups = _group_codes(obs, by)
     n_groups, n_genes = len(groups), var.shape[0]
     mito = np.flatnonzero(var.index.str.startswith(MITO_PREFIXES))
@@ -292,8 +306,7 @@ def perturbation_stats(source, # path of an h5ad (streamed) or an AnnData of raw
         sum_raw += (member @ m).toarray()
         n_genes_cell[start:stop] = np.diff(m.indptr)
         if len(mito): mito_counts[start:stop] = np.asarray(m[:, mito].sum(axis=1)).ravel()
-        m.data = np.log1p(m.data * np.repeat(scale[start:stop], np.diff(m.indptr)))
-        sum_log += (member @ m).toarray()
+        sum_log += (member @ normalise_counts(m, totals[start:stop], target, dtype=np.float64)).toarray()
         m.data[:] = 1.0
         n_expr += (member @ m).toarray()
     n_cells = np.bincount(codes, minlength=n_groups).astype(np.float64)

@@ -12,7 +12,7 @@ from scipy import stats as st
 from scipy.cluster import hierarchy
 import matplotlib.pyplot as plt
 from matplotlib import colors as mcolors
-from .data import (PERT_COL, BATCH_COL, CONTROL_LABEL, DataError, open_h5ad, _x_shape, _source_name,
+from .data import (PERT_COL, BATCH_COL, CONTROL_LABEL, DataError, open_h5ad, _x_shape, _source_name, normalise_counts,
                       perturbation_stats)
 
 # %% auto #0
@@ -155,12 +155,7 @@ def read_sample(source, # path of an h5ad or an AnnData of raw counts
 def lognorm(sample:ad.AnnData, # output of `read_sample`
             log:bool=True) -> sp.csr_matrix:
     "Counts scaled to `uns['target_sum']` by each cell's `total_counts`, then `log1p` (unless `log=False`)."
-    t = sample.obs['total_counts'].to_numpy(np.float64)
-    scale = np.divide(sample.uns['target_sum'], t, out=np.zeros_like(t), where=t > 0)
-    m = sp.csr_matrix(sample.X, dtype=np.float32, copy=True)
-    m.data *= np.repeat(scale, np.diff(m.indptr)).astype(np.float32)
-    if log: m.data = np.log1p(m.data)
-    return m
+    return normalise_counts(sample.X, sample.obs['total_counts'].to_numpy(np.float64), sample.uns['target_sum'], log=log)
 
 # %% ../nbs/01_explore.ipynb #5ec056b3
 def _boot_means(v, n_boot, rng):

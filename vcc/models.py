@@ -9,28 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp, anndata as ad
-from .data import PERT_COL, BATCH_COL, CONTROL_LABEL, perturbation_stats
+from .data import PERT_COL, BATCH_COL, CONTROL_LABEL, perturbation_stats, normalise_counts
 
 # %% auto #0
-__all__ = ['CELL_RULES', 'log1p_normalise', 'TrainingSet', 'PerturbationModel', 'scale_to_mean', 'cells_from_pseudobulk',
-           'CellMeanBaseline', 'ControlModel', 'PerturbationMeanModel', 'control_gene_embedding', 'LinearModel',
-           'KernelRidgeModel', 'KNNModel', 'GeneSubsetModel', 'perturbed_cells', 'target_features',
-           'CellTransitionModel', 'EnsembleModel']
+__all__ = ['CELL_RULES', 'TrainingSet', 'PerturbationModel', 'scale_to_mean', 'cells_from_pseudobulk', 'CellMeanBaseline',
+           'ControlModel', 'PerturbationMeanModel', 'control_gene_embedding', 'LinearModel', 'KernelRidgeModel',
+           'KNNModel', 'GeneSubsetModel', 'perturbed_cells', 'target_features', 'CellTransitionModel', 'EnsembleModel']
 
 # %% ../nbs/04_models.ipynb #885303fa
-def log1p_normalise(X, # raw counts, cells x genes (any sparse or dense matrix)
-                    totals:np.ndarray, # library size of each cell
-                    target_sum:float, # the normalisation target (cell-eval: the median non-zero total)
-                   ) -> sp.csr_matrix:
-    "cell-eval's normalisation of raw counts: scale each cell to `target_sum`, then log1p; float32 CSR."
-    X = sp.csr_matrix(X, dtype=np.float32, copy=True)
-    totals = np.asarray(totals, dtype=np.float64)
-    scale = np.divide(target_sum, totals, out=np.zeros_like(totals), where=totals > 0)
-    X.data = np.log1p(X.data * np.repeat(scale, np.diff(X.indptr))).astype(np.float32)
-    X.eliminate_zeros()
-    return X
-
-# %% ../nbs/04_models.ipynb #b776dba7
 @dataclass
 class TrainingSet:
     "What every model fits on: per-group pseudobulks (`stats`) and the control cells (`controls`), in cell-eval's log1p space."
@@ -52,7 +38,7 @@ class TrainingSet:
         if max_controls is not None and len(ctrl) > max_controls:
             ctrl = np.sort(np.random.default_rng(seed).choice(ctrl, max_controls, replace=False))
         src = adata if isinstance(adata, ad.AnnData) else ad.read_h5ad(Path(adata), backed='r')
-        X = log1p_normalise(src.X[ctrl], obs['total_counts'].to_numpy()[ctrl], stats.uns['target_sum'])
+        X = normalise_counts(src.X[ctrl], obs['total_counts'].to_numpy()[ctrl], stats.uns['target_sum'])
         cobs = obs.iloc[ctrl][[c for c in (PERT_COL, BATCH_COL) if c in obs.columns]].copy()
         cobs.index = pd.Index(src.obs_names[ctrl])
         return cls(stats, ad.AnnData(X, obs=cobs, var=pd.DataFrame(index=stats.var_names.copy())))
@@ -361,7 +347,7 @@ def perturbed_cells(adata:ad.AnnData, # raw counts in the challenge's schema
         if not len(idx): continue
         X = adata.X[idx]
         tot = adata.obs[totals_key].to_numpy()[idx] if totals_key else np.asarray(X.sum(1)).ravel()
-        out[p] = log1p_normalise(X, tot, target_sum)
+        out[p] = normalise_counts(X, tot, target_sum)
     return out
 
 # %% ../nbs/04_models.ipynb #e8200736
