@@ -5,7 +5,7 @@ process so its peak RSS is its own. Prints wall time and peak RSS; asserts nothi
     .venv/bin/python benchmarks/bench_data.py            # reuses data/bench/full if it exists
     .venv/bin/python benchmarks/bench_data.py --fresh    # simulate the file again
 """
-import argparse, json, resource, subprocess, sys, time, shutil
+import argparse, json, resource, subprocess, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,7 +7,7 @@ search must find an exported function; pages must also work from file://; no loc
 Screenshots land in `_docs/screenshots/`."""
 import base64, functools, http.server, json, os, shutil, signal, socket, subprocess, sys, threading, time, urllib.request
 from pathlib import Path
-from urllib.parse import urldefrag, urlparse
+from urllib.parse import urldefrag
 import pytest
 from conftest import ROOT
 

@@ -1,11 +1,11 @@
 "Parity of `vcc.metrics` with the installed cell-eval 0.8.2 / pdex 0.3 (run for real on small random screens)."
-import logging, warnings
+import logging
 import numpy as np, pandas as pd, polars as pl, scipy.sparse as sp, anndata as ad
 import pytest
 from scipy.stats import mannwhitneyu, false_discovery_control
 from cell_eval import MetricsEvaluator, build_base_mean_adata, score_agg_metrics
-from vcc.metrics import (PERT_COL, CONTROL, VCC_METRICS, synthetic_screen, score_prediction, normalise_log1p, de_table,
-                         des, cell_mean_baseline, combined_score, aggregate)
+from vcc.metrics import (PERT_COL, CONTROL, synthetic_screen, score_prediction, normalise_log1p, de_table,
+                         cell_mean_baseline, combined_score, aggregate)
 
 logging.getLogger('cell_eval').setLevel(logging.ERROR)
 pytestmark = pytest.mark.filterwarnings('ignore')

@@ -1,5 +1,5 @@
 "Fast checks of the model contract in `vcc.models` (the notebook holds the full story and tests)."
-import numpy as np, pandas as pd, scipy.sparse as sp, anndata as ad
+import numpy as np, pandas as pd, scipy.sparse as sp
 import pytest
 from vcc.data import simulate, CONTROL_LABEL, PERT_COL
 from vcc.models import (TrainingSet, CellMeanBaseline, ControlModel, PerturbationMeanModel, LinearModel,

@@ -1,7 +1,7 @@
 "Integration tests of `vcc.submit`: the real `cell-eval prep`, determinism, and bad input leaving nothing behind."
 import errno, json, shutil, subprocess
 from pathlib import Path
-import numpy as np, pandas as pd, scipy.sparse as sp, anndata as ad
+import numpy as np, pandas as pd, anndata as ad
 import pytest
 import vcc.submit as submit
 from vcc.data import write_screen, ChallengeFolder, CONTROL_LABEL, PERT_COL, CELL_CAPS, read_pert_counts
