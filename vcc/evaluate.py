@@ -15,8 +15,9 @@ from .models import TrainingSet, ControlModel, PerturbationMeanModel
 
 # %% auto #0
 __all__ = ['BASELINE', 'REPLICATE', 'TRIVIAL_MODELS', 'METRIC_BEST', 'perturbation_folds', 'held_out_truth', 'counts_of',
-           'split_halves', 'replicate_ceiling', 'calibrated_pds', 'scale_between', 'exploit_flags', 'cross_validate',
-           'evaluate_on_truth', 'leaderboard', 'plot_leaderboard', 'markdown_table', 'save_leaderboard']
+           'split_halves', 'replicate_ceiling', 'calibrated_pds', 'scale_between', 'exploit_flags', 'pseudobulk_deltas',
+           'cross_validate', 'evaluate_on_truth', 'leaderboard', 'plot_leaderboard', 'markdown_table',
+           'save_leaderboard']
 
 # %% ../nbs/06_evaluate.ipynb #264562ce
 def perturbation_folds(perts:list, n_folds:int=5, seed:int=0) -> list[list[str]]:
@@ -150,6 +151,20 @@ def _score_entries(entries:dict, real:ad.AnnData, fdr_scope:str, ceiling_seeds, 
     return pd.concat(rows).reset_index()
 
 # %% ../nbs/06_evaluate.ipynb #5448c052
+def pseudobulk_deltas(adata:ad.AnnData) -> pd.DataFrame:
+    "Each perturbation's mean log1p expression minus the mean of the same file's controls (what PDS compares), perturbations x genes."
+    bulk = pseudobulk(adata)
+    if CONTROL_LABEL not in bulk.index: raise ValueError(f'no control cells ({PERT_COL} == {CONTROL_LABEL!r}): a delta needs them')
+    return bulk.drop(index=CONTROL_LABEL).astype(np.float64) - bulk.loc[CONTROL_LABEL].to_numpy(np.float64)
+
+def _deltas_adata(frames:list) -> ad.AnnData:
+    "Stack (model, fold, deltas DataFrame) triples into one AnnData: a row per model and perturbation."
+    X = np.vstack([d.to_numpy(np.float32) for _, _, d in frames])
+    obs = pd.DataFrame({'model': [m for m, _, d in frames for _ in d.index], 'fold': [f for _, f, d in frames for _ in d.index],
+                        PERT_COL: [p for _, _, d in frames for p in d.index]})
+    obs.index = (obs.model + '/' + obs[PERT_COL]).tolist()
+    return ad.AnnData(X, obs=obs, var=pd.DataFrame(index=frames[0][2].columns.astype(str)))
+
 def cross_validate(adata:ad.AnnData, # training screen, raw counts, challenge schema
                    models:dict|None=None, # name -> factory of an unfitted `PerturbationModel`
                    n_folds:int=5, seed:int=0,
@@ -157,13 +172,14 @@ def cross_validate(adata:ad.AnnData, # training screen, raw counts, challenge sc
                    ceiling_seeds:tuple=(0, 1), # seeds of the replicate halves ((): skip the ceiling)
                    max_controls:int|None=None, # cap on control cells kept for drawing predicted cells
                    totals_key:str|None=None, # obs column of library sizes, for gene-subset screens
-                   progress:bool=True) -> pd.DataFrame:
+                   progress:bool=True,
+                   return_deltas:bool=False): # also return the held-out predicted and real deltas (`model == 'real'`)
     "Held-out-perturbation K-fold CV: per fold, model and held-out perturbation, the official and calibrated metrics."
     models = TRIVIAL_MODELS if models is None else models
     full = TrainingSet.from_adata(adata, max_controls=max_controls, seed=seed, totals_key=totals_key)
     labels = adata.obs[PERT_COL].astype(str)
     panel = full.perts
-    out = []
+    out, deltas = [], []
     for k, held in enumerate(tqdm(perturbation_folds(full.perts, n_folds, seed), desc='folds', disable=not progress)):
         real = held_out_truth(adata, held)
         counts = counts_of(real)
@@ -172,19 +188,24 @@ def cross_validate(adata:ad.AnnData, # training screen, raw counts, challenge sc
         for name, make in models.items():
             entries[name] = make().fit(train).predict_cells(counts, seed=seed)
         out.append(_score_entries(entries, real, fdr_scope, ceiling_seeds, k, panel))
-    return pd.concat(out, ignore_index=True)
+        if return_deltas:
+            deltas += [(name, k, pseudobulk_deltas(entries[name])) for name in models] + [('real', k, pseudobulk_deltas(normalise_log1p(real)))]
+    results = pd.concat(out, ignore_index=True)
+    return (results, _deltas_adata(deltas)) if return_deltas else results
 
 # %% ../nbs/06_evaluate.ipynb #101e83b1
 def evaluate_on_truth(folder, # a challenge folder with held-out truth (the built-in demo: data/demo)
                       models:dict|None=None, split:str='validation', seed:int=0,
-                      fdr_scope:str='global', ceiling_seeds:tuple=(0, 1), max_controls:int|None=None) -> pd.DataFrame:
+                      fdr_scope:str='global', ceiling_seeds:tuple=(0, 1), max_controls:int|None=None,
+                      predictions:dict|None=None, # name -> a prediction already made (log1p AnnData with controls, e.g. a submission's cells)
+                     ) -> pd.DataFrame:
     "Fit on the folder's training file, predict its split's counts file and score against the held-out truth."
     cf = ChallengeFolder(Path(folder))
-    models = TRIVIAL_MODELS if models is None else models
+    models = (TRIVIAL_MODELS if predictions is None else {}) if models is None else models
     train_adata, truth = ad.read_h5ad(cf.training), ad.read_h5ad(cf.truth(split))
     counts = read_pert_counts(cf.pert_counts(split), read_gene_names(cf.gene_names))
     full = TrainingSet.from_adata(train_adata, max_controls=max_controls, seed=seed)
-    entries = {BASELINE: cell_mean_baseline(train_adata, counts)}
+    entries = {BASELINE: cell_mean_baseline(train_adata, counts), **(predictions or {})}
     for name, make in models.items(): entries[name] = make().fit(full).predict_cells(counts, seed=seed)
     return _score_entries(entries, truth, fdr_scope, ceiling_seeds, split, full.perts + counts[PERT_COL].tolist())
 

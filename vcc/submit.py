@@ -6,7 +6,7 @@ Docs: https://vcc-dev.github.io/vcc/submit.html.md"""
 
 # %% ../nbs/07_submit.ipynb #0ed501a8
 from __future__ import annotations
-import os, re, sys, json, errno, shutil, hashlib, tarfile, tempfile, subprocess, importlib.metadata
+import os, re, sys, json, errno, shutil, contextlib, hashlib, tarfile, tempfile, subprocess, importlib.metadata
 from datetime import datetime, timezone
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp, anndata as ad, h5py
@@ -16,11 +16,12 @@ from .data import (PERT_COL, CONTROL_LABEL, CELL_CAPS, DataError, ChallengeFolde
 from .models import CELL_RULES, PerturbationModel, scale_to_mean
 from .metrics import looks_lognorm
 from .evaluate import exploit_flags
+from .train import load_run
 
 # %% auto #0
 __all__ = ['BLOCKING_FLAGS', 'VCC_MEMBERS', 'SubmissionError', 'plan_cells', 'control_rows', 'iter_prediction',
            'write_prediction', 'sha256_file', 'disk_needed', 'check_prediction', 'prediction_flags', 'check_vcc',
-           'run_prep', 'pack_vcc', 'vcc_h5ad_sha256', 'model_config', 'make_submission']
+           'run_prep', 'pack_vcc', 'vcc_h5ad_sha256', 'read_vcc', 'model_config', 'make_submission', 'submit_run']
 
 # %% ../nbs/07_submit.ipynb #e2fd1247
 class SubmissionError(DataError):
@@ -275,15 +276,29 @@ def pack_vcc(h5ad, # the checked prediction (what prep would write: float32 CSR 
     return check_vcc(out)
 
 # %% ../nbs/07_submit.ipynb #d897d165
-def vcc_h5ad_sha256(path) -> str:
-    "sha256 of the h5ad packed in a `.vcc` (decompressed on the fly, nothing written)."
-    h = hashlib.sha256()
+@contextlib.contextmanager
+def _vcc_h5ad_stream(path):
+    "The h5ad packed in a `.vcc` as a binary stream (`tar -xO | zstd -d`); an unpacking error is raised on closing."
     with subprocess.Popen(['tar', '-xOf', str(path), 'pred.h5ad.zst'], stdout=subprocess.PIPE) as t, \
          subprocess.Popen(['zstd', '-dcq'], stdin=t.stdout, stdout=subprocess.PIPE) as z:
         t.stdout.close()
-        while chunk := z.stdout.read(2**24): h.update(chunk)
+        yield z.stdout
     if t.returncode or z.returncode: raise SubmissionError(path, f'cannot unpack (tar exit {t.returncode}, zstd exit {z.returncode})', 'pack it again')
+
+def vcc_h5ad_sha256(path) -> str:
+    "sha256 of the h5ad packed in a `.vcc` (decompressed on the fly, nothing written)."
+    h = hashlib.sha256()
+    with _vcc_h5ad_stream(path) as s:
+        while chunk := s.read(2**24): h.update(chunk)
     return h.hexdigest()
+
+def read_vcc(path, # a `.vcc` written by `cell-eval prep` or `pack_vcc`
+             tmp_dir=None) -> ad.AnnData: # where the h5ad is unpacked for reading (removed after)
+    "The prediction packed in a `.vcc`, in memory."
+    path = check_vcc(path)
+    with tempfile.TemporaryDirectory(dir=tmp_dir) as d:
+        with _vcc_h5ad_stream(path) as s, open(Path(d)/'pred.h5ad', 'wb') as f: shutil.copyfileobj(s, f, 2**24)
+        return ad.read_h5ad(Path(d)/'pred.h5ad')
 
 # %% ../nbs/07_submit.ipynb #2474422b
 def _jsonable(x):
@@ -316,7 +331,9 @@ def make_submission(model, # a fitted `PerturbationModel`
                     seed:int=0, # seed of the cells drawn and the controls kept
                     rule:str|None=None, # how pseudobulks become cells; None: the model's `cell_rule`
                     run:dict|None=None, # run metadata: id, config, training data... (recorded in the manifest)
-                    scores=None, # cross-validated scores (dict or DataFrame) to record
+                    scores=None, # cross-validated scores (dict or DataFrame, e.g. the leaderboard) to record
+                    cv_results:pd.DataFrame|None=None, # per-perturbation CV metrics (`cross_validate`), kept as cv_results.csv
+                    cv_deltas:ad.AnnData|None=None, # held-out predicted and real deltas (`cross_validate(return_deltas=True)`), kept as cv_deltas.h5ad
                     allow_flags:tuple=(), # blocking exploit flags to accept anyway
                     packer:str='cell-eval', # 'cell-eval': the real `cell-eval prep`; 'vcc': `pack_vcc` (streaming)
                     keep_h5ad:bool=False, # keep `prediction.h5ad` in the version folder?
@@ -349,7 +366,7 @@ def make_submission(model, # a fitted `PerturbationModel`
         sha = dict(vcc=sha256_file(vcc), prediction_h5ad=sha256_file(h5), vcc_h5ad=vcc_h5ad_sha256(vcc))
         (tmp/'h5ad.sha256').write_text(f"{sha['prediction_h5ad']}  prediction.h5ad\n{sha['vcc_h5ad']}  pred.h5ad (unpacked from submission.prep.vcc)\n")
         run = dict(run or {})
-        manifest = dict(version=version, created_at=datetime.now(timezone.utc).isoformat(timespec='seconds'), split=split,
+        manifest = dict(version=version, created_at=datetime.now(timezone.utc).isoformat(timespec='seconds'), split=split, data_folder=str(cf.root.resolve()),
                         run_id=run.pop('id', None) or f"{model_config(model)['name']}-unsaved", run=run, model=model_config(model),
                         seed=seed, cell_rule=rule or model.cell_rule, packer=packer,
                         cells=dict(cap=cap, asked=int(plan.n_asked.sum()), written=int(plan.n_cells.sum()), downsampled=bool((plan.n_cells < plan.n_asked).any()),
@@ -359,6 +376,8 @@ def make_submission(model, # a fitted `PerturbationModel`
                                     for p in (cf.training, cf.gene_names, cf.pert_counts(split)) if p.exists()},
                         scores=None if scores is None else json.loads(json.dumps(scores, default=_jsonable)),
                         cell_eval_version=importlib.metadata.version('cell-eval'), vcc_version=importlib.metadata.version('vcc'), sha256=sha)
+        if cv_results is not None: cv_results.to_csv(tmp/'cv_results.csv', index=False)
+        if cv_deltas is not None: cv_deltas.write_h5ad(tmp/'cv_deltas.h5ad')
         (tmp/'manifest.json').write_text(json.dumps(manifest, indent=2, default=_jsonable) + '\n')
         if not keep_h5ad: h5.unlink()
         if final.exists(): raise SubmissionError(final, 'this version appeared while it was being built, and a version is never overwritten', 'choose a new version name')
@@ -369,3 +388,14 @@ def make_submission(model, # a fitted `PerturbationModel`
     finally:
         if tmp.exists(): shutil.rmtree(tmp)
     return final
+
+# %% ../nbs/07_submit.ipynb #89fb55ec
+def submit_run(run, # a run folder written by `vcc.train.train_run`
+               folder, # challenge folder with gene_names.csv and the split's counts file
+               version:str, # name of the version folder; never overwritten
+               **kwargs) -> Path: # the rest of `make_submission`'s arguments (split, root, seed, scores, cv_results, ...)
+    "`make_submission` for a training run folder: its model, with the run's id, path and config in the manifest."
+    run = Path(run)
+    model = load_run(run)  # a folder without config.json or checkpoint.pt fails here, naming it
+    info = dict(id=run.name, path=str(run.resolve()), config=json.loads((run/'config.json').read_text()))
+    return make_submission(model, folder, version, run=info, **kwargs)
