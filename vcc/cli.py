@@ -9,14 +9,19 @@ from __future__ import annotations
 import argparse, sys
 from pathlib import Path
 import pandas as pd
-from .data import DataError, DEMO_DIR, FULL_SIZE, write_screen, prepare_demo
+from .data import DataError, DEMO_DIR, FULL_SIZE, write_screen
 from .doctor import preflight
 import functools, json, time
 
 # %% auto #0
-__all__ = ['cmd_simulate', 'cmd_demo', 'cmd_doctor', 'cmd_train', 'cmd_evaluate', 'cmd_submit', 'parser', 'main']
+__all__ = ['cmd_simulate', 'cmd_demo', 'cmd_doctor', 'cmd_train', 'cmd_evaluate', 'cmd_submit', 'cmd_report', 'parser', 'main']
 
 # %% ../nbs/08_cli.ipynb #0156ba12
+_BOARD_COLUMNS = ['model', 'score', 'score_lo', 'score_hi', 'of_ceiling', 'mae', 'discrimination_score_l1', 'overlap_at_N', 'flags']
+
+def _print_board(board:pd.DataFrame):
+    print(board[[c for c in _BOARD_COLUMNS if c in board.columns]].round(4).to_string(index=False))
+
 def cmd_simulate(args) -> int:
     "Write a simulated challenge folder."
     sizes = FULL_SIZE if args.size == 'full' else {}
@@ -25,10 +30,16 @@ def cmd_simulate(args) -> int:
     return 0
 
 def cmd_demo(args) -> int:
-    "The main job on the built-in data: simulate (or reuse) the demo folder, validate and summarise it."
-    cf, summary, fig = prepare_demo(args.out, seed=args.seed, overwrite=args.overwrite)
-    with pd.option_context('display.max_colwidth', 120): print(summary.to_string(index=False))
-    print(f'\nfigure: {fig}')
+    "The main job on the built-in data: simulate (or reuse) it, train, cross-validate, submit a version, write its report."
+    from vcc.pipeline import run_pipeline
+    t0 = time.time()
+    out = run_pipeline(args.data, args.model, json.loads(args.params) if args.params else None, compare=[m for m in args.models.split(',') if m],
+                       n_folds=args.folds, version=args.version, runs=args.runs, submissions=args.root, reports=args.reports, seed=args.seed)
+    print(f"\ncross-validated leaderboard ({args.folds} folds over the training perturbations; official score x100, baseline 0):")
+    _print_board(out['leaderboard'])
+    print(f"\ndata:       {out['data']} (validated; figure {Path(out['data'])/'summary.png'})\nrun:        {out['run']}\n"
+          f"submission: {out['version']/'submission.prep.vcc'}\nreport:     {out['report']/'report.html'}\n"
+          f"done in {time.time() - t0:.0f} s")
     return 0
 
 # %% ../nbs/08_cli.ipynb #70b9e50e
@@ -56,35 +67,43 @@ def cmd_train(args) -> int:
     return 0
 
 def cmd_evaluate(args) -> int:
-    "Cross-validate models (or score them on a held-out truth) and write the leaderboard."
+    "Cross-validate a run (or models by name, or score them on a held-out truth) and write the leaderboard."
     from vcc.train import build_model, load_training
-    from vcc.evaluate import cross_validate, evaluate_on_truth, leaderboard, save_leaderboard
+    from vcc.evaluate import cross_validate, cross_validate_run, evaluate_on_truth, leaderboard, save_leaderboard
+    if args.run:
+        board = cross_validate_run(args.run, [m for m in args.models.split(',') if m], n_folds=args.folds, seed=args.seed, overwrite=args.overwrite)['leaderboard']
+        _print_board(board)
+        print(f"\nwrote {Path(args.run)/'cv'} (vcc submit --run {args.run} keeps it with the version)")
+        return 0
     adata, _ = load_training(str(args.data))
     factories = {name: functools.partial(build_model, m, p, adata) for name, (m, p) in _model_specs(args.models, args.params).items()}
     if args.truth: results = evaluate_on_truth(args.data, factories, split=args.truth, seed=args.seed)
     else: results = cross_validate(adata, factories, n_folds=args.folds, seed=args.seed)
     board = leaderboard(results)
     out = args.out or Path(args.runs)/f'leaderboard_{time.strftime("%Y%m%d_%H%M%S")}'
-    paths = save_leaderboard(board, out)
-    cols = ['model', 'score', 'score_lo', 'score_hi', 'of_ceiling', 'mae', 'discrimination_score_l1', 'overlap_at_N', 'flags']
-    print(board[cols].round(4).to_string(index=False))
+    paths = save_leaderboard(board, out, overwrite=args.overwrite)
+    _print_board(board)
     print('\nwrote ' + ', '.join(str(p) for p in paths.values()))
     return 0
 
 def cmd_submit(args) -> int:
-    "Pack a trained run's prediction for a split into a new submission version."
-    from vcc.train import load_run
-    from vcc.submit import make_submission
-    model = load_run(args.run)
-    out = make_submission(model, args.data, args.version, split=args.split, root=args.root, seed=args.seed,
-                          run={'path': str(args.run)}, packer=args.packer, progress=True)
-    print(f'submission: {out}')
+    "Pack a trained run's prediction for a split into a new submission version (with the run's CV record, if any)."
+    from vcc.submit import submit_run
+    out = submit_run(args.run, args.data, args.version, split=args.split, root=args.root, seed=args.seed, packer=args.packer, progress=True)
+    print(f'submission: {out}\nnext: vcc report --version {args.version}' + (f' --root {args.root}' if args.root != Path('submissions') else ''))
+    return 0
+
+def cmd_report(args) -> int:
+    "Execute the report notebook for a submission version into reports/<version>/."
+    from vcc.report import write_report
+    out = write_report(Path(args.root)/args.version, args.reports, data=args.data, overwrite=args.overwrite, progress=True)
+    print(f"report: {out/'report.html'} (and report.ipynb, summary.json)")
     return 0
 
 # %% ../nbs/08_cli.ipynb #7ba01cb1
 def parser() -> argparse.ArgumentParser:
     "The `vcc` argument parser, one sub-command per stage."
-    p = argparse.ArgumentParser(prog='vcc', description='Virtual Cell Challenge toolkit: simulate, train, evaluate and submit.')
+    p = argparse.ArgumentParser(prog='vcc', description='Virtual Cell Challenge toolkit: simulate, train, evaluate, submit and report.')
     sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
     s = sub.add_parser('simulate', help='write a simulated challenge-shaped folder (training, gene names, counts, held-out truth)')
     s.add_argument('--out', type=Path, default=DEMO_DIR, help='folder to write (default: %(default)s)')
@@ -93,10 +112,17 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument('--no-truth', action='store_true', help='skip the held-out truth files (faster at full size)')
     s.add_argument('--overwrite', action='store_true', help='replace an existing folder')
     s.set_defaults(func=cmd_simulate)
-    d = sub.add_parser('demo', help='run the main job on the built-in data')
-    d.add_argument('--out', type=Path, default=DEMO_DIR, help='demo folder (default: %(default)s)')
+    d = sub.add_parser('demo', help='the whole job on the built-in data: simulate (or reuse), train, cross-validate, submit a new version, report')
+    d.add_argument('--data', '--out', type=Path, default=DEMO_DIR, help='challenge folder; the built-in one is simulated if missing (default: %(default)s)')
+    d.add_argument('--model', default='linear', help='registry name of the model to train and submit (default: %(default)s)')
+    d.add_argument('--params', help="its parameters as JSON")
+    d.add_argument('--models', default='pert_mean,linear,kernel_ridge', help='models cross-validated beside it (default: %(default)s)')
+    d.add_argument('--folds', type=int, default=5)
+    d.add_argument('--version', help='version name (default: the next free v<n>)')
+    d.add_argument('--runs', type=Path, default=Path('runs'))
+    d.add_argument('--root', type=Path, default=Path('submissions'), help='where version folders go (default: %(default)s)')
+    d.add_argument('--reports', type=Path, default=Path('reports'), help='where reports go (default: %(default)s)')
     d.add_argument('--seed', type=int, default=0)
-    d.add_argument('--overwrite', action='store_true', help='simulate the demo folder again')
     d.set_defaults(func=cmd_demo)
     c = sub.add_parser('doctor', help='check Python, packages, zstd/tar, data files, disk, memory and GPU before long work')
     c.add_argument('--data', type=Path, default=DEMO_DIR, help='challenge folder to check (default: %(default)s)')
@@ -109,8 +135,9 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument('--seed', type=int, default=0)
     t.add_argument('--max-controls', type=int, default=None, help='cap on control cells kept in memory')
     t.set_defaults(func=cmd_train)
-    e = sub.add_parser('evaluate', help='local leaderboard: held-out-perturbation CV (or --truth) with the official score')
-    e.add_argument('--data', type=Path, default=DEMO_DIR, help='challenge folder (default: %(default)s)')
+    e = sub.add_parser('evaluate', help='local leaderboard: held-out-perturbation CV of a run (--run) or of models by name (or --truth), official score')
+    e.add_argument('--run', type=Path, help="a run folder: cross-validate its model beside --models, into RUN/cv/ (vcc submit keeps it)")
+    e.add_argument('--data', type=Path, default=DEMO_DIR, help='challenge folder, without --run (default: %(default)s)')
     e.add_argument('--models', default='pert_mean,linear,kernel_ridge', help='comma-separated registry names (default: %(default)s)')
     e.add_argument('--params', help="per-model parameters as JSON: '{\"linear\": {\"n_components\": 5}}'")
     e.add_argument('--folds', type=int, default=5)
@@ -118,6 +145,7 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument('--seed', type=int, default=0)
     e.add_argument('--runs', type=Path, default=Path('runs'))
     e.add_argument('--out', type=Path, help='leaderboard folder (default: runs/leaderboard_<stamp>)')
+    e.add_argument('--overwrite', action='store_true', help='replace an earlier leaderboard in the same place')
     e.set_defaults(func=cmd_evaluate)
     s2 = sub.add_parser('submit', help='pack a run\'s prediction into submissions/<version>/ (validated, cell-eval prep, manifest)')
     s2.add_argument('--run', type=Path, required=True, help='a run folder written by vcc train')
@@ -128,6 +156,13 @@ def parser() -> argparse.ArgumentParser:
     s2.add_argument('--packer', choices=['cell-eval', 'vcc'], default='cell-eval', help="'vcc' packs in constant memory")
     s2.add_argument('--seed', type=int, default=0)
     s2.set_defaults(func=cmd_submit)
+    r = sub.add_parser('report', help='execute the report notebook for a version into reports/<version>/ (report.ipynb, report.html, summary.json)')
+    r.add_argument('--version', required=True, help='a version folder under --root')
+    r.add_argument('--root', type=Path, default=Path('submissions'), help='where version folders live (default: %(default)s)')
+    r.add_argument('--reports', type=Path, default=Path('reports'), help='where reports go (default: %(default)s)')
+    r.add_argument('--data', type=Path, help='challenge folder (default: the one the version was built from)')
+    r.add_argument('--overwrite', action='store_true', help='replace an existing report of this version')
+    r.set_defaults(func=cmd_report)
     return p
 
 # %% ../nbs/08_cli.ipynb #ba383b68

@@ -6,18 +6,20 @@ Docs: https://vcc-dev.github.io/vcc/evaluate.html.md"""
 
 # %% ../nbs/06_evaluate.ipynb #849a8623
 from __future__ import annotations
+import json, functools
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp, anndata as ad
 from tqdm.auto import tqdm
 from .data import PERT_COL, CONTROL_LABEL, ChallengeFolder, read_pert_counts, read_gene_names, atomic_path, write_csv
 from .metrics import score_prediction, cell_mean_baseline, combined_score, pseudobulk, normalise_log1p, VCC_METRICS
 from .models import TrainingSet, ControlModel, PerturbationMeanModel
+from .train import build_model, load_training
 
 # %% auto #0
-__all__ = ['BASELINE', 'REPLICATE', 'TRIVIAL_MODELS', 'METRIC_BEST', 'perturbation_folds', 'held_out_truth', 'counts_of',
-           'split_halves', 'replicate_ceiling', 'calibrated_pds', 'scale_between', 'exploit_flags', 'pseudobulk_deltas',
-           'cross_validate', 'evaluate_on_truth', 'leaderboard', 'plot_leaderboard', 'markdown_table',
-           'save_leaderboard']
+__all__ = ['BASELINE', 'REPLICATE', 'TRIVIAL_MODELS', 'METRIC_BEST', 'RUN_CV_FILES', 'perturbation_folds', 'held_out_truth',
+           'counts_of', 'split_halves', 'replicate_ceiling', 'calibrated_pds', 'scale_between', 'exploit_flags',
+           'pseudobulk_deltas', 'cross_validate', 'evaluate_on_truth', 'leaderboard', 'plot_leaderboard',
+           'markdown_table', 'save_leaderboard', 'cross_validate_run', 'read_run_cv']
 
 # %% ../nbs/06_evaluate.ipynb #264562ce
 def perturbation_folds(perts:list, n_folds:int=5, seed:int=0) -> list[list[str]]:
@@ -280,3 +282,33 @@ def save_leaderboard(board:pd.DataFrame, folder, overwrite:bool=False) -> dict:
     fig = plot_leaderboard(board)
     with atomic_path(paths['png'], overwrite) as tmp: fig.savefig(tmp, dpi=100, format='png', bbox_inches='tight')
     return paths
+
+# %% ../nbs/06_evaluate.ipynb #07f4e377
+RUN_CV_FILES = {'leaderboard': 'leaderboard.csv', 'results': 'results.csv', 'deltas': 'deltas.h5ad'}
+
+def cross_validate_run(run, # a run folder written by `vcc.train.train_run`
+                       compare=('pert_mean',), # other registry names scored beside the run's model (default parameters)
+                       n_folds:int=5, seed:int=0, ceiling_seeds:tuple=(0, 1),
+                       overwrite:bool=False, # replace the run's earlier `cv/`?
+                       progress:bool=True) -> dict:
+    "Held-out-perturbation CV of a run's model and `compare`; writes `run/cv/` and returns leaderboard, results and deltas."
+    run = Path(run)
+    if not (run/'config.json').exists(): raise FileNotFoundError(f'{run} is not a run folder: no config.json (make one with vcc train)')
+    cfg = json.loads((run/'config.json').read_text())
+    adata, _ = load_training(run/cfg['data'] if cfg['data'] == 'training.h5ad' else cfg['data'], cfg['max_controls'], cfg['seed'], cfg['totals_key'])
+    models = {cfg['model']: functools.partial(build_model, cfg['model'], cfg['params'], adata)}
+    models.update({m: functools.partial(build_model, m, {}, adata) for m in compare if m != cfg['model']})
+    results, deltas = cross_validate(adata, models, n_folds=n_folds, seed=seed, ceiling_seeds=ceiling_seeds, max_controls=cfg['max_controls'],
+                                     totals_key=cfg['totals_key'], progress=progress, return_deltas=True)
+    board = leaderboard(results)
+    save_leaderboard(board, run/'cv', overwrite=overwrite)
+    write_csv(results, run/'cv'/RUN_CV_FILES['results'], overwrite=overwrite)
+    with atomic_path(run/'cv'/RUN_CV_FILES['deltas'], overwrite) as tmp: deltas.write_h5ad(tmp)
+    return dict(leaderboard=board, results=results, deltas=deltas)
+
+def read_run_cv(run) -> dict|None:
+    "The `cross_validate_run` record of a run folder (leaderboard, results, deltas), or None if it was never cross-validated."
+    d = Path(run)/'cv'
+    if not all((d/f).exists() for f in RUN_CV_FILES.values()): return None
+    return dict(leaderboard=pd.read_csv(d/RUN_CV_FILES['leaderboard']), results=pd.read_csv(d/RUN_CV_FILES['results']),
+                deltas=ad.read_h5ad(d/RUN_CV_FILES['deltas']))

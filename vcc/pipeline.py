@@ -6,41 +6,23 @@ Docs: https://vcc-dev.github.io/vcc/pipeline.html.md"""
 
 # %% ../nbs/07c_pipeline.ipynb #e491e175
 from __future__ import annotations
-import json, re, tempfile, functools
+import re, tempfile
 from pathlib import Path
 import pandas as pd
 from .data import DEMO_DIR, ChallengeFolder, validate_challenge_folder, prepare_demo, write_screen
-from .train import build_model, load_training, train_run
-from .evaluate import cross_validate, leaderboard, save_leaderboard
+from .train import train_run
+from .evaluate import cross_validate_run
 from .submit import submit_run
 from .report import write_report
 
 # %% auto #0
-__all__ = ['next_version', 'cross_validate_run', 'run_pipeline', 'example_version']
+__all__ = ['next_version', 'run_pipeline', 'example_version']
 
 # %% ../nbs/07c_pipeline.ipynb #ecc622dc
 def next_version(*roots, prefix:str='v') -> str:
     "The first `v<n>` that is a folder in none of `roots` (submissions and reports)."
     taken = {int(m.group(1)) for r in roots if Path(r).exists() for p in Path(r).iterdir() if (m := re.fullmatch(rf'{re.escape(prefix)}(\d+)', p.name))}
     return f'{prefix}{max(taken, default=0) + 1}'
-
-# %% ../nbs/07c_pipeline.ipynb #76c5546c
-def cross_validate_run(run, # a run folder written by `train_run`
-                       compare=('pert_mean',), # other registry names scored beside the run's model (default parameters)
-                       n_folds:int=5, seed:int=0, ceiling_seeds:tuple=(0, 1), progress:bool=True) -> dict:
-    "Held-out-perturbation CV of a run's model and `compare`; writes `run/cv/` and returns leaderboard, results and deltas."
-    run = Path(run)
-    cfg = json.loads((run/'config.json').read_text())
-    data = run/cfg['data'] if cfg['data'] == 'training.h5ad' else cfg['data']
-    adata, _ = load_training(data, cfg['max_controls'], cfg['seed'], cfg['totals_key'])
-    models = {cfg['model']: functools.partial(build_model, cfg['model'], cfg['params'], adata)}
-    models.update({m: functools.partial(build_model, m, {}, adata) for m in compare if m != cfg['model']})
-    results, deltas = cross_validate(adata, models, n_folds=n_folds, seed=seed, ceiling_seeds=ceiling_seeds, max_controls=cfg['max_controls'],
-                                     totals_key=cfg['totals_key'], progress=progress, return_deltas=True)
-    board = leaderboard(results)
-    save_leaderboard(board, run/'cv')
-    results.to_csv(run/'cv'/'results.csv', index=False)
-    return dict(leaderboard=board, results=results, deltas=deltas)
 
 # %% ../nbs/07c_pipeline.ipynb #61ef9b8c
 def run_pipeline(data=DEMO_DIR, # a challenge folder; the built-in demo folder is simulated if it is missing
@@ -57,8 +39,7 @@ def run_pipeline(data=DEMO_DIR, # a challenge folder; the built-in demo folder i
     run = train_run(model, params or {}, data=str(data), runs_dir=runs, seed=seed)
     cv = cross_validate_run(run, compare, n_folds=n_folds, seed=seed, progress=progress)
     version = version or next_version(submissions, reports)
-    vdir = submit_run(run, data, version, split=split, root=submissions, seed=seed, packer=packer, progress=progress,
-                      scores=cv['leaderboard'], cv_results=cv['results'], cv_deltas=cv['deltas'])
+    vdir = submit_run(run, data, version, split=split, root=submissions, seed=seed, packer=packer, progress=progress)  # keeps run/cv
     out = dict(data=data, run=run, version=vdir, leaderboard=cv['leaderboard'])
     if report: out['report'] = write_report(vdir, reports, progress=progress)
     return out

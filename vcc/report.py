@@ -59,7 +59,8 @@ def data_summary(manifest:dict, # a version's manifest
     folder = Path(data or manifest['data_folder'])
     table = validate_challenge_folder(folder)
     rec = pd.DataFrame([dict(file=k, bytes=v['bytes'], sha256=(v['sha256'] or '')[:16]) for k, v in manifest['data_files'].items()])
-    return table.merge(rec, on='file', how='left').fillna({'sha256': ''})
+    out = table.merge(rec, on='file', how='left')
+    return out.assign(bytes=out.bytes.astype('Int64'), sha256=out.sha256.fillna(''))
 
 def model_table(manifest:dict) -> pd.DataFrame:
     "The submitted model: class, parameters, the run it came from, seed, cell rule, packer, versions of vcc and cell-eval."
@@ -159,7 +160,7 @@ def plot_versions(table:pd.DataFrame):
     x = np.arange(len(table))
     s = table.score.astype(float)
     ax.errorbar(x, s, yerr=np.clip([s - table.score_lo.astype(float), table.score_hi.astype(float) - s], 0, None), fmt='o-', capsize=4, label='official score (CV)')
-    ax.plot(x, table.ceiling.astype(float), 'k--', lw=0.8, label='replicate ceiling')
+    ax.plot(x, table.ceiling.astype(float), 'k_--', ms=18, lw=0.8, label='replicate ceiling')
     ax.axhline(0, color='0.6', lw=0.8)
     ax.set_xticks(x, [f'{v}\n{m}' for v, m in zip(table.version, table.model)])
     ax.set(ylabel='score (x100; baseline = 0)', title='Versions')

@@ -15,7 +15,7 @@ from .data import (PERT_COL, CONTROL_LABEL, CELL_CAPS, DataError, ChallengeFolde
                    read_obs_var, iter_X_chunks, write_h5ad_chunked, atomic_path, _umask)
 from .models import CELL_RULES, PerturbationModel, scale_to_mean
 from .metrics import looks_lognorm
-from .evaluate import exploit_flags
+from .evaluate import exploit_flags, read_run_cv
 from .train import load_run
 
 # %% auto #0
@@ -393,9 +393,11 @@ def make_submission(model, # a fitted `PerturbationModel`
 def submit_run(run, # a run folder written by `vcc.train.train_run`
                folder, # challenge folder with gene_names.csv and the split's counts file
                version:str, # name of the version folder; never overwritten
-               **kwargs) -> Path: # the rest of `make_submission`'s arguments (split, root, seed, scores, cv_results, ...)
-    "`make_submission` for a training run folder: its model, with the run's id, path and config in the manifest."
+               **kwargs) -> Path: # the rest of `make_submission`'s arguments (split, root, seed, packer, ...)
+    "`make_submission` for a training run folder: its model, the run's id, path and config, and its `cv/` record if it was cross-validated."
     run = Path(run)
     model = load_run(run)  # a folder without config.json or checkpoint.pt fails here, naming it
     info = dict(id=run.name, path=str(run.resolve()), config=json.loads((run/'config.json').read_text()))
+    cv = read_run_cv(run) or {}
+    kwargs = dict(scores=cv.get('leaderboard'), cv_results=cv.get('results'), cv_deltas=cv.get('deltas')) | kwargs
     return make_submission(model, folder, version, run=info, **kwargs)
