@@ -90,12 +90,11 @@ if __name__ == '__main__':
         print(json.dumps(dict(peak_rss_gb=_rss_gb(), **res)))
         sys.exit(0)
     rows = [run_step(s, a.folder, a.cells, a.model, a.rule) for s in ('inputs', 'build', 'pack')]
+    from vcc.submit import choose_packer
     size = (a.folder/'prediction.h5ad').stat().st_size
-    meminfo = dict(l.split(':', 1) for l in Path('/proc/meminfo').read_text().splitlines()) if Path('/proc/meminfo').exists() else {}
-    avail = int(meminfo['MemAvailable'].split()[0]) * 1024 if 'MemAvailable' in meminfo else os.sysconf('SC_AVPHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
-    need = 3.6 * size   # prep's peak RSS was 3.5x the h5ad at 20k cells
-    if a.prep == 'always' or (a.prep == 'auto' and need < 0.8 * avail): rows.append(run_step('prep', a.folder, a.cells, a.model, a.rule))
-    else: print(f'cell-eval prep skipped: it needs about {need / 2**30:.1f} GB of RAM (X read whole, then copied), {avail / 2**30:.1f} GB available (--prep always to force)')
+    packer, why = choose_packer(a.folder/'prediction.h5ad')   # what make_submission's packer='auto' would do here
+    if a.prep == 'always' or (a.prep == 'auto' and packer == 'cell-eval'): rows.append(run_step('prep', a.folder, a.cells, a.model, a.rule))
+    else: print(f'cell-eval prep skipped: {why} (--prep always to force)')
     print(f'\n{a.cells:,}-cell test-shaped submission in {a.folder} ({size / 2**30:.1f} GB h5ad)')
     for r in rows:
         extra = {k: v for k, v in r.items() if k not in ('step', 'wall_s', 'peak_rss_gb')}

@@ -153,7 +153,7 @@ def parser() -> argparse.ArgumentParser:
     s2.add_argument('--version', required=True, help='version name, e.g. v1 (an existing version is never overwritten)')
     s2.add_argument('--split', choices=['validation', 'test'], default='validation')
     s2.add_argument('--root', type=Path, default=Path('submissions'))
-    s2.add_argument('--packer', choices=['cell-eval', 'vcc'], default='cell-eval', help="'vcc' packs in constant memory")
+    s2.add_argument('--packer', choices=['auto', 'cell-eval', 'vcc'], default='auto', help="'cell-eval': the real cell-eval prep; 'vcc': streaming, constant memory; 'auto' (default): cell-eval prep where it fits in memory")
     s2.add_argument('--seed', type=int, default=0)
     s2.set_defaults(func=cmd_submit)
     r = sub.add_parser('report', help='execute the report notebook for a version into reports/<version>/ (report.ipynb, report.html, summary.json)')

@@ -31,7 +31,7 @@ def run_pipeline(data=DEMO_DIR, # a challenge folder; the built-in demo folder i
                  compare=('pert_mean', 'linear', 'kernel_ridge'), # models cross-validated beside it
                  n_folds:int=5, split:str='validation', version:str|None=None, # None: the next free `v<n>`
                  runs='runs', submissions='submissions', reports='reports',
-                 packer:str='cell-eval', seed:int=0, report:bool=True, progress:bool=True) -> dict:
+                 packer:str='auto', seed:int=0, report:bool=True, progress:bool=True) -> dict:
     "Data, train, cross-validate, submit, report; returns the folders (and the leaderboard) it wrote."
     data = Path(data)
     if data == Path(DEMO_DIR) or not ChallengeFolder(data).training.exists(): prepare_demo(data, seed=seed, progress=progress)

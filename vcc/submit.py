@@ -19,9 +19,10 @@ from .evaluate import exploit_flags, read_run_cv
 from .train import load_run
 
 # %% auto #0
-__all__ = ['BLOCKING_FLAGS', 'VCC_MEMBERS', 'SubmissionError', 'plan_cells', 'control_rows', 'iter_prediction',
-           'write_prediction', 'sha256_file', 'disk_needed', 'check_prediction', 'prediction_flags', 'check_vcc',
-           'run_prep', 'pack_vcc', 'vcc_h5ad_sha256', 'read_vcc', 'model_config', 'make_submission', 'submit_run']
+__all__ = ['BLOCKING_FLAGS', 'VCC_MEMBERS', 'PREP_RSS_PER_BYTE', 'SubmissionError', 'plan_cells', 'control_rows',
+           'iter_prediction', 'write_prediction', 'sha256_file', 'disk_needed', 'check_prediction', 'prediction_flags',
+           'check_vcc', 'run_prep', 'pack_vcc', 'vcc_h5ad_sha256', 'read_vcc', 'available_memory', 'choose_packer',
+           'model_config', 'make_submission', 'submit_run']
 
 # %% ../nbs/07_submit.ipynb #e2fd1247
 class SubmissionError(DataError):
@@ -300,6 +301,28 @@ def read_vcc(path, # a `.vcc` written by `cell-eval prep` or `pack_vcc`
         with _vcc_h5ad_stream(path) as s, open(Path(d)/'pred.h5ad', 'wb') as f: shutil.copyfileobj(s, f, 2**24)
         return ad.read_h5ad(Path(d)/'pred.h5ad')
 
+# %% ../nbs/07_submit.ipynb #4b8c5281
+PREP_RSS_PER_BYTE = 3.6  # cell-eval prep's peak RSS over the size of the h5ad it packs (3.5x measured: X read whole, then copied)
+
+def available_memory() -> int|None:
+    "Bytes of memory available now (`MemAvailable` in /proc/meminfo; None where that cannot be read)."
+    try:
+        for line in Path('/proc/meminfo').read_text().splitlines():
+            if line.startswith('MemAvailable:'): return int(line.split()[1]) * 1024
+    except OSError: return None
+
+def choose_packer(h5ad, # the checked prediction
+                  packer:str='auto', # 'auto', 'cell-eval' or 'vcc'
+                  available:int|None=None) -> tuple[str, str]: # bytes of memory to plan with (default: `available_memory()`)
+    "The packer to use and why: for 'auto', the real `cell-eval prep` if its memory need fits in 80% of what is available, else `pack_vcc`."
+    if packer not in ('auto', 'cell-eval', 'vcc'): raise ValueError(f"packer={packer!r}; use 'auto', 'cell-eval' or 'vcc'")
+    if packer != 'auto': return packer, 'chosen by the caller'
+    need, avail = PREP_RSS_PER_BYTE * Path(h5ad).stat().st_size, available if available is not None else available_memory()
+    if avail is None: return 'cell-eval', 'available memory unknown'
+    fits = need < 0.8 * avail
+    return ('cell-eval' if fits else 'vcc'), (f'cell-eval prep needs about {need / 2**30:.1f} GB of RAM, {avail / 2**30:.1f} GB available'
+                                              + ('' if fits else ': packed by the streaming packer instead (the same files, constant memory)'))
+
 # %% ../nbs/07_submit.ipynb #2474422b
 def _jsonable(x):
     if isinstance(x, pd.DataFrame): return x.reset_index().to_dict(orient='records') if not isinstance(x.index, pd.RangeIndex) else x.to_dict(orient='records')
@@ -335,12 +358,12 @@ def make_submission(model, # a fitted `PerturbationModel`
                     cv_results:pd.DataFrame|None=None, # per-perturbation CV metrics (`cross_validate`), kept as cv_results.csv
                     cv_deltas:ad.AnnData|None=None, # held-out predicted and real deltas (`cross_validate(return_deltas=True)`), kept as cv_deltas.h5ad
                     allow_flags:tuple=(), # blocking exploit flags to accept anyway
-                    packer:str='cell-eval', # 'cell-eval': the real `cell-eval prep`; 'vcc': `pack_vcc` (streaming)
+                    packer:str='auto', # 'cell-eval': the real `cell-eval prep`; 'vcc': `pack_vcc` (streaming); 'auto': `choose_packer`
                     keep_h5ad:bool=False, # keep `prediction.h5ad` in the version folder?
                     hash_training:bool=False, # also record the sha256 of the training h5ad (15 GB: about a minute)?
                     progress:bool=False) -> Path:
     "Build, check, flag and pack a model's prediction for a split into `root/version/` (the `.vcc`, checksums, manifest)."
-    if packer not in ('cell-eval', 'vcc'): raise ValueError(f"packer={packer!r}; use 'cell-eval' or 'vcc'")
+    if packer not in ('auto', 'cell-eval', 'vcc'): raise ValueError(f"packer={packer!r}; use 'auto', 'cell-eval' or 'vcc'")
     if not hasattr(model, 'train_'): raise SubmissionError(f'<{type(model).__name__}>', 'the model is not fitted', 'call model.fit(TrainingSet...) first')
     root = Path(root); final = _check_version(version, root)
     cf = ChallengeFolder(Path(folder))
@@ -362,13 +385,14 @@ def make_submission(model, # a fitted `PerturbationModel`
         if len(blocking): raise SubmissionError(h5, 'exploit flags: ' + '; '.join(f'{r.flag}: {r.detail}' for r in blocking.itertuples()),
                                                 'fix the model, or pass allow_flags=(...) if this is intended')
         vcc = tmp/'submission.prep.vcc'
+        packer, packer_reason = choose_packer(h5, packer)
         run_prep(h5, cf.gene_names, vcc, tmp_dir=tmp) if packer == 'cell-eval' else pack_vcc(h5, vcc)
         sha = dict(vcc=sha256_file(vcc), prediction_h5ad=sha256_file(h5), vcc_h5ad=vcc_h5ad_sha256(vcc))
         (tmp/'h5ad.sha256').write_text(f"{sha['prediction_h5ad']}  prediction.h5ad\n{sha['vcc_h5ad']}  pred.h5ad (unpacked from submission.prep.vcc)\n")
         run = dict(run or {})
         manifest = dict(version=version, created_at=datetime.now(timezone.utc).isoformat(timespec='seconds'), split=split, data_folder=str(cf.root.resolve()),
                         run_id=run.pop('id', None) or f"{model_config(model)['name']}-unsaved", run=run, model=model_config(model),
-                        seed=seed, cell_rule=rule or model.cell_rule, packer=packer,
+                        seed=seed, cell_rule=rule or model.cell_rule, packer=packer, packer_reason=packer_reason,
                         cells=dict(cap=cap, asked=int(plan.n_asked.sum()), written=int(plan.n_cells.sum()), downsampled=bool((plan.n_cells < plan.n_asked).any()),
                                    per_group=dict(zip(plan[PERT_COL], plan.n_cells.astype(int).tolist()))),
                         checks=summary, flags=flags.to_dict(orient='records'),
