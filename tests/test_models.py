@@ -3,7 +3,7 @@ import numpy as np, pandas as pd, scipy.sparse as sp
 import pytest
 from vcc.data import simulate, CONTROL_LABEL, PERT_COL
 from vcc.models import (TrainingSet, CellMeanBaseline, ControlModel, PerturbationMeanModel, LinearModel,
-                        KernelRidgeModel, KNNModel, scale_to_mean, cells_from_pseudobulk, CELL_RULES)
+                        KernelRidgeModel, KNNModel, CoexpressionModel, TunedModel, scale_to_mean, cells_from_pseudobulk, CELL_RULES)
 
 @pytest.fixture(scope='module')
 def screen():
@@ -18,7 +18,9 @@ def test_training_set(screen):
     assert tr.subset(tr.perts[:4]).perts == tr.perts[:4]
 
 @pytest.mark.parametrize('model', [CellMeanBaseline(), ControlModel(), PerturbationMeanModel(True), LinearModel(),
-                                   LinearModel(embedding='controls'), KernelRidgeModel(), KNNModel()], ids=lambda m: repr(m))
+                                   LinearModel(embedding='controls'), KernelRidgeModel(), KNNModel(), CoexpressionModel(),
+                                   CoexpressionModel(top=None, base='mean', gain=2),
+                                   TunedModel(CoexpressionModel, {'gain': [1.0, 2.0]}, n_folds=2)], ids=lambda m: repr(m))
 def test_contract(screen, model):
     scr, tr = screen
     genes = scr.pert_counts('validation').target_gene.tolist()
@@ -48,3 +50,14 @@ def test_rules(screen):
     pb = PerturbationMeanModel(True).fit(tr).predict_pseudobulk(['x'])
     for rule in CELL_RULES: assert cells_from_pseudobulk(tr.controls, ['x'], pb, [4], rule=rule).n_obs == 304
     with pytest.raises(ValueError): cells_from_pseudobulk(tr.controls, ['x'], pb, [4], rule='nope')
+
+def test_tuned_choice(screen):
+    "TunedModel refits the setting its inner CV picked; the guard keeps it ahead of the baseline's MAE when any setting is."
+    scr, tr = screen
+    tm = TunedModel(CoexpressionModel, {'gain': [0.5, 1.0, 3.0], 'top': [20, None]}, n_folds=3).fit(tr)
+    assert tm.cv_.shape == (7, 3) and set(tm.best_params_) == {'gain', 'top'}
+    base = tm.cv_.loc['cell_mean_baseline', 'mae']
+    if (tm.cv_.mae.drop('cell_mean_baseline') < base).any():
+        import json
+        assert tm.cv_.loc[json.dumps(tm.best_params_), 'mae'] < base
+    np.testing.assert_allclose(tm.predict_deltas(['a']), CoexpressionModel(**tm.best_params_).fit(tr).predict_deltas(['a']))

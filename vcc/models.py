@@ -14,7 +14,8 @@ from .data import PERT_COL, BATCH_COL, CONTROL_LABEL, perturbation_stats, normal
 # %% auto #0
 __all__ = ['CELL_RULES', 'TrainingSet', 'PerturbationModel', 'scale_to_mean', 'cells_from_pseudobulk', 'CellMeanBaseline',
            'ControlModel', 'PerturbationMeanModel', 'control_gene_embedding', 'LinearModel', 'KernelRidgeModel',
-           'KNNModel', 'GeneSubsetModel', 'perturbed_cells', 'target_features', 'CellTransitionModel', 'EnsembleModel']
+           'KNNModel', 'target_coexpression', 'CoexpressionModel', 'pseudobulk_cv', 'TunedModel', 'GeneSubsetModel',
+           'perturbed_cells', 'target_features', 'CellTransitionModel', 'EnsembleModel']
 
 # %% ../nbs/04_models.ipynb #885303fa
 @dataclass
@@ -32,6 +33,7 @@ class TrainingSet:
                   ) -> TrainingSet:
         "Pseudobulks of every group and the log1p-normalised control cells of a raw-count screen."
         stats = perturbation_stats(adata, totals_key=totals_key, progress=False)
+        if totals_key: stats.uns['totals_key'] = totals_key  # so perturbed_cells normalises raw cells the same way
         obs = stats.uns['cells']
         ctrl = np.flatnonzero(obs[PERT_COL].to_numpy() == CONTROL_LABEL)
         if not len(ctrl): raise ValueError(f'no control cells ({PERT_COL} == {CONTROL_LABEL!r}): models need them')
@@ -304,6 +306,101 @@ class KNNModel(KernelRidgeModel):
         if k.shape[1] > self.n_neighbors: k = np.where(k >= -np.partition(-k, self.n_neighbors - 1, axis=1)[:, [self.n_neighbors - 1]], k, 0)
         return self.b_[None] + (k @ self.Yc_) / (k.sum(1, keepdims=True) + self.ridge)
 
+# %% ../nbs/04_models.ipynb #78b3aaef
+def target_coexpression(train:TrainingSet, genes:list, # target genes (unmeasured ones get zeros)
+                        n_components:int=20, # principal axes of the control cells kept
+                        max_cells:int=5000, # control cells used (a random subset above this)
+                        seed:int=0) -> np.ndarray:
+    "(len(genes), n_vars) covariance of every gene with each target over the control cells, over the target's sd, through the top principal axes."
+    key = ('coexpression', n_components, max_cells, seed)
+    if key not in train.cache:
+        C = train.controls.X
+        rows = np.sort(np.random.default_rng(seed).choice(C.shape[0], min(max_cells, C.shape[0]), replace=False))
+        X = np.asarray(C[rows].toarray(), dtype=np.float32)
+        X -= X.mean(0)
+        sd = np.sqrt(np.mean(np.square(X), axis=0, dtype=np.float64))  # no float64 copy of the cells
+        _, S, Vt = _top_svd(X, n_components, seed)
+        train.cache[key] = ((Vt.T * S / np.sqrt(len(rows))).astype(np.float64), sd)
+    L, sd = train.cache[key]
+    pos = train.var_names.get_indexer(list(genes))
+    ok = (pos >= 0) & (sd[np.maximum(pos, 0)] > 0)
+    j = np.maximum(pos, 0)
+    return (L[j] @ L.T) / np.where(ok, sd[j], 1)[:, None] * ok[:, None]
+
+# %% ../nbs/04_models.ipynb #50464039
+class CoexpressionModel(PerturbationModel):
+    "Base change + gain * a * the target's control co-expression profile (its `top` genes), a by least squares over training knockdowns."
+    name = 'coexpression'
+    def __init__(self, n_components:int=20, # principal axes of the controls in `target_coexpression`
+                 top:int|None=100, # genes each target may move beyond the base (largest |co-expression|); None: all
+                 gain:float=1.0, # factor on the least-squares coefficient
+                 base:str='median', # change shared by all knockdowns: 'median' (minimises MAE's L1) or 'mean' of the training deltas
+                 knockdown:bool=True): # set each target's own expression from the training knockdowns
+        if base not in ('median', 'mean'): raise ValueError(f"base={base!r}: use 'median' or 'mean'")
+        self.n_components, self.top, self.gain, self.base, self.knockdown = n_components, top, gain, base, knockdown
+
+    def _profile(self, genes):
+        R = target_coexpression(self.train_, genes, self.n_components)
+        if self.top and self.top < R.shape[1]:
+            kth = -np.partition(-np.abs(R), self.top - 1, axis=1)[:, [self.top - 1]]
+            R = np.where(np.abs(R) >= kth, R, 0)
+        return R
+
+    def _fit(self, train):
+        Y = train.deltas()
+        self.b_ = np.median(Y, 0) if self.base == 'median' else Y.mean(0)
+        R, Yc = self._profile(train.perts), Y - self.b_
+        own = train.var_names.get_indexer(train.perts); rows = np.flatnonzero(own >= 0)
+        R[rows, own[rows]] = 0  # the target's own change belongs to the knockdown rule
+        self.a_ = float((Yc * R).sum() / max((R * R).sum(), 1e-12))
+
+    def predict_deltas(self, genes): return self.b_[None] + self.gain * self.a_ * self._profile(genes)
+
+# %% ../nbs/04_models.ipynb #21b37a3d
+def pseudobulk_cv(train:TrainingSet, factories:dict, # name -> factory of an unfitted model
+                  n_folds:int=4, seed:int=0) -> pd.DataFrame:
+    "Inner CV over the training knockdowns: per setting (and the cell-mean baseline), held-out MAE, PDS and their official-style score."
+    from vcc.metrics import mae, pds
+    perts = np.array(train.perts)
+    folds = np.array_split(np.random.default_rng(seed).permutation(len(perts)), min(n_folds, len(perts)))
+    cm, rows = train.control_mean(), []
+    for held in folds:
+        held = sorted(perts[held].tolist())
+        sub = train.subset([p for p in perts if p not in set(held)])
+        bulk = lambda P: pd.DataFrame(np.vstack([cm, P]), index=[CONTROL_LABEL] + held, columns=train.var_names)
+        real = bulk(np.asarray(train.stats[held].X))
+        for name, make in {'cell_mean_baseline': CellMeanBaseline, **factories}.items():
+            pred = bulk(make().fit(sub).predict_pseudobulk(held))
+            rows.append(pd.DataFrame({'setting': name, 'mae': mae(pred, real), 'pds': pds(pred, real)}))
+    out = pd.concat(rows).groupby('setting', sort=False)[['mae', 'pds']].mean()
+    b = out.loc['cell_mean_baseline']
+    out['score'] = (np.maximum(1 - out.mae / b.mae, 0) + np.maximum((out.pds - b.pds) / (1 - b.pds), 0)) / 2 * 100
+    return out
+
+# %% ../nbs/04_models.ipynb #572f046a
+class TunedModel(PerturbationModel):
+    "`model` with the parameters of `grid` that score best in `pseudobulk_cv` over the training knockdowns, refitted on all of them."
+    name = 'tuned'
+    def __init__(self, model:type, # a `PerturbationModel` class
+                 grid:dict, # parameter -> values to try (every combination)
+                 params:dict|None=None, # fixed parameters of `model`
+                 guard_mae:bool=True, # only settings whose inner MAE beats the baseline's (the score clips MAE at 0)
+                 n_folds:int=4, seed:int=0):
+        self.model, self.grid, self.params, self.guard_mae, self.n_folds, self.seed = model, grid, params or {}, guard_mae, n_folds, seed
+
+    def _fit(self, train):
+        import itertools, functools, json
+        settings = [dict(zip(self.grid, v)) for v in itertools.product(*self.grid.values())]
+        self.cv_ = pseudobulk_cv(train, {json.dumps(s): functools.partial(self.model, **{**self.params, **s}) for s in settings}, self.n_folds, self.seed)
+        cand = self.cv_.drop('cell_mean_baseline')
+        if self.guard_mae and (cand.mae < self.cv_.loc['cell_mean_baseline', 'mae']).any():
+            cand = cand[cand.mae < self.cv_.loc['cell_mean_baseline', 'mae']]
+        self.best_params_ = json.loads(cand.score.idxmax())  # first of equals: the grid's order
+        self.fitted_ = {'best': self.model(**{**self.params, **self.best_params_}).fit(train)}  # `fitted_`: found by vcc.train's pickling
+        self.knockdown = self.fitted_['best'].knockdown
+
+    def predict_deltas(self, genes): return self.fitted_['best'].predict_deltas(genes)
+
 # %% ../nbs/04_models.ipynb #1f6c7abd
 def _ts_restrict(self:TrainingSet, genes) -> TrainingSet:
     "The same screen on a subset of genes (in the given order)."
@@ -451,7 +548,7 @@ class CellTransitionModel(PerturbationModel):
         self.F_ = torch.as_tensor(target_features(train, train.perts, self.n_components), device=self.dev_)
         self.real_ = None
         if self._cells is not None and self.w_energy > 0:
-            pc = perturbed_cells(self._cells, train.perts, train.stats.uns['target_sum'], self.max_cells, self.seed)
+            pc = perturbed_cells(self._cells, train.perts, train.stats.uns['target_sum'], self.max_cells, self.seed, train.stats.uns.get('totals_key'))
             self.real_ = [torch.as_tensor(np.asarray(pc[p][:, self.sel_].toarray(), np.float32), device=self.dev_) if p in pc else None for p in train.perts]
         torch.manual_seed(self.seed)
         self.net_ = _make_net(len(self.sel_), self.F_.shape[1], self.hidden, _log_scale(C, cm + self.mean_delta_[self.sel_])).to(self.dev_)

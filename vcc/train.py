@@ -12,7 +12,8 @@ import numpy as np, pandas as pd, anndata as ad
 import vcc
 from .data import simulate, TRAINING_FILE
 from .models import (TrainingSet, PerturbationModel, CellMeanBaseline, ControlModel, PerturbationMeanModel, LinearModel,
-                        KernelRidgeModel, KNNModel, GeneSubsetModel, CellTransitionModel, EnsembleModel)
+                        KernelRidgeModel, KNNModel, GeneSubsetModel, CellTransitionModel, EnsembleModel,
+                        CoexpressionModel, TunedModel)
 
 # %% auto #0
 __all__ = ['REGISTRY', 'SWEEP_NOTEBOOK', 'build_model', 'load_training', 'pickle_model', 'unpickle_model', 'train_run',
@@ -20,7 +21,8 @@ __all__ = ['REGISTRY', 'SWEEP_NOTEBOOK', 'build_model', 'load_training', 'pickle
 
 # %% ../nbs/05_train.ipynb #c24eaee6
 REGISTRY = {'cell_mean': CellMeanBaseline, 'control': ControlModel, 'pert_mean': PerturbationMeanModel, 'linear': LinearModel,
-            'kernel_ridge': KernelRidgeModel, 'knn': KNNModel, 'cell_transition': CellTransitionModel, 'ensemble': EnsembleModel}
+            'kernel_ridge': KernelRidgeModel, 'knn': KNNModel, 'cell_transition': CellTransitionModel, 'ensemble': EnsembleModel,
+            'coexpression': CoexpressionModel, 'tuned': TunedModel}
 
 def build_model(name:str, # a key of `REGISTRY`
                 params:dict|None=None, # keyword arguments of the model, JSON-able
@@ -31,6 +33,7 @@ def build_model(name:str, # a key of `REGISTRY`
     params = dict(params or {})
     if name == 'ensemble':
         params['members'] = {k: functools.partial(build_model, m, p, cells) for k, (m, p) in params['members'].items()}
+    if name == 'tuned': params['model'] = REGISTRY[params['model']]  # the tuned model by its name
     if params.get('cells') is True:
         if cells is None: raise ValueError(f'{name} asks for cells but no raw screen was given')
         params['cells'] = cells

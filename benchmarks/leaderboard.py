@@ -1,0 +1,77 @@
+"""The local leaderboard of every model: held-out-perturbation K-fold CV with the official 2025 score (x100, with
+bootstrap intervals), the replicate ceiling, each model's share of it and the three metrics (MAE, PDS, DES).
+
+Calls the library only (`vcc.evaluate.cross_validate`, `leaderboard`, `save_leaderboard`); writes leaderboard.csv,
+leaderboard.md, leaderboard.png and the per-perturbation results.csv into --out.
+
+    .venv/bin/python benchmarks/leaderboard.py --data demo --out reports/leaderboard_demo
+    .venv/bin/python benchmarks/leaderboard.py --data papalexi --out reports/leaderboard_papalexi
+    .venv/bin/python benchmarks/leaderboard.py --data demo --models linear,kernel_ridge --folds 3 --out /tmp/lb
+
+--data demo: the built-in simulated screen in data/demo (`vcc demo` makes it; `vcc simulate --out data/demo` too).
+--data papalexi: the real Papalexi 2021 screen (299 genes: library sizes from obs 'total_counts').
+Any other value is read as a challenge folder or a training h5ad.
+"""
+import argparse, functools, json, time
+from pathlib import Path
+
+ENSEMBLE = {'members': {'pert_mean+kd': ['pert_mean', {'knockdown': True}], 'linear': ['linear', {}],
+                        'kernel_ridge': ['kernel_ridge', {}], 'knn': ['knn', {}]}, 'n_folds': 3}
+COEX_GRID = {'gain': [1, 1.5, 2, 3], 'top': [50, 100, 200, None], 'base': ['median', 'mean'], 'n_components': [10, 20]}
+# leaderboard name -> (registry name, parameters); `cells: true` hands the raw screen to models that read cells
+MODELS = {'control': ('control', {}), 'pert_mean': ('pert_mean', {}), 'pert_mean+kd': ('pert_mean', {'knockdown': True}),
+          'linear': ('linear', {}), 'linear_controls': ('linear', {'embedding': 'controls'}),
+          'kernel_ridge': ('kernel_ridge', {}), 'knn': ('knn', {}),
+          'cell_transition': ('cell_transition', {'cells': True}), 'ensemble': ('ensemble', ENSEMBLE),
+          'coexpression': ('coexpression', {}),
+          # parameters chosen by inner CV over the training knockdowns (`TunedModel`, MAE guard on unless said)
+          'linear_tuned': ('tuned', {'model': 'linear', 'grid': {'n_components': [5, 10, 20], 'ridge': [0.1, 1, 10], 'embedding': ['pca', 'controls']}}),
+          'kernel_ridge_tuned': ('tuned', {'model': 'kernel_ridge', 'grid': {'n_components': [10, 20], 'ridge': [0.1, 1, 10], 'bandwidth': [0.25, 0.5, 1]}}),
+          'coexpression_tuned': ('tuned', {'model': 'coexpression', 'grid': COEX_GRID}),
+          'coexpression_tuned_noguard': ('tuned', {'model': 'coexpression', 'grid': COEX_GRID, 'guard_mae': False})}
+COLUMNS = ['model', 'score', 'score_lo', 'score_hi', 'of_ceiling', 'mae', 'mae_lo', 'mae_hi', 'discrimination_score_l1',
+           'discrimination_score_l1_lo', 'discrimination_score_l1_hi', 'overlap_at_N', 'overlap_at_N_lo', 'overlap_at_N_hi', 'flags']
+
+def load(data:str):
+    "(raw AnnData, totals_key) of a --data value."
+    from vcc.data import read_papalexi, PAPALEXI_PATH, DEMO_DIR
+    from vcc.train import load_training
+    if data == 'papalexi': return read_papalexi(PAPALEXI_PATH), 'total_counts'
+    adata, _ = load_training(DEMO_DIR if data == 'demo' else data)
+    return adata, None
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--data', default='demo', help="'demo', 'papalexi', or a challenge folder / training h5ad")
+    p.add_argument('--out', type=Path, required=True, help='folder for leaderboard.csv/.md/.png and results.csv')
+    p.add_argument('--models', default=','.join(MODELS), help=f'comma-separated names of {list(MODELS)}')
+    p.add_argument('--params', help='JSON {name: [registry name, params]} adding or replacing models')
+    p.add_argument('--folds', type=int, default=5)
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--ceiling-seeds', default='0,1', help='seeds of the split-half replicate ceiling')
+    p.add_argument('--max-controls', type=int, default=None)
+    p.add_argument('--overwrite', action='store_true')
+    a = p.parse_args(argv)
+    from vcc.train import build_model
+    from vcc.evaluate import cross_validate, leaderboard, save_leaderboard, REPLICATE
+    from vcc.data import write_csv
+    import pandas as pd
+    specs = {**MODELS, **{k: tuple(v) for k, v in json.loads(a.params or '{}').items()}}
+    names = [n for n in a.models.split(',') if n] + [n for n in json.loads(a.params or '{}') if n not in a.models.split(',')]
+    adata, totals_key = load(a.data)
+    factories = {n: functools.partial(build_model, *specs[n], adata) for n in names}
+    t0 = time.time()
+    results = cross_validate(adata, factories, n_folds=a.folds, seed=a.seed, max_controls=a.max_controls, totals_key=totals_key,
+                             ceiling_seeds=tuple(int(s) for s in a.ceiling_seeds.split(',') if s))
+    board = leaderboard(results, seed=a.seed)
+    a.out.mkdir(parents=True, exist_ok=True)
+    paths = save_leaderboard(board, a.out, overwrite=a.overwrite)
+    write_csv(results, a.out/'results.csv', overwrite=a.overwrite)
+    ceiling = board.loc[board.model == REPLICATE, 'score']
+    with pd.option_context('display.width', 250, 'display.max_columns', 50, 'display.max_colwidth', 40):
+        print(board[COLUMNS].round(4).to_string(index=False))
+    print(f"\n{a.data}: {adata.n_obs:,} cells x {adata.n_vars:,} genes, {a.folds}-fold CV, seed {a.seed}, "
+          f"replicate ceiling {float(ceiling.iloc[0]) if len(ceiling) else float('nan'):.2f}; {time.time() - t0:.0f} s")
+    print('wrote ' + ', '.join(str(p) for p in [*paths.values(), a.out/'results.csv']))
+
+if __name__ == '__main__': main()
