@@ -180,7 +180,8 @@ def write_report(version_dir, # a submission version folder (submissions/<versio
     "Execute the report notebook for a version into `reports/<version>/` (report.ipynb, report.html, summary.json)."
     import papermill as pm
     from nbconvert import HTMLExporter
-    vdir, reports = Path(version_dir).resolve(), Path(reports)
+    vdir, reports, notebook = Path(version_dir).resolve(), Path(reports), Path(notebook or REPORT_NOTEBOOK)
+    if not notebook.exists(): raise DataError(notebook, 'the report notebook is not there', 'use vcc from its repository (pip install -e .), or pass notebook=')
     man = read_manifest(vdir)
     final = reports/man['version']
     if final.exists() and not overwrite: raise DataError(final, 'a report of this version exists, and reports are not overwritten silently', 'pass overwrite=True (vcc report --overwrite) or remove it')
@@ -189,7 +190,7 @@ def write_report(version_dir, # a submission version folder (submissions/<versio
     try:
         tmp.chmod(0o777 & ~_umask())
         params = dict(version=man['version'], submissions=str(vdir.parent), reports=str(reports.resolve()), data=str(data or ''))
-        try: pm.execute_notebook(str(notebook or REPORT_NOTEBOOK), str(tmp/'report.ipynb'), parameters=params, kernel_name=kernel_name,
+        try: pm.execute_notebook(str(notebook), str(tmp/'report.ipynb'), parameters=params, kernel_name=kernel_name,
                                  language='python', progress_bar=progress, cwd=str(tmp))
         except pm.PapermillExecutionError as e:
             raise DataError(vdir, f'the report notebook failed in cell {e.exec_count}: {e.ename}: {e.evalue}', 'fix the cause (nothing was kept), then run vcc report again') from None
