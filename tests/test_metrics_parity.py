@@ -151,3 +151,62 @@ def test_bad_input_messages():
     shuffled = pred[:, np.random.default_rng(0).permutation(pred.n_vars)].copy()
     a, _ = score_prediction(shuffled, real); b, _ = score_prediction(pred, real)
     pd.testing.assert_frame_equal(a, b)
+
+
+def write(a, path):
+    a.write_h5ad(path)
+    return str(path)
+
+
+def test_h5ad_paths_match_anndata(tmp_path):
+    "Scoring h5ad paths (streamed in row chunks) gives exactly the AnnData results: log1p or count predictions, int or float64 storage, permuted genes, shuffled cells, tiny chunks."
+    pred, real = synthetic_screen(n_perts=6, cells_per_pert=40, n_control=100, n_genes=300, seed=12)
+    counts, _ = synthetic_screen(n_perts=6, cells_per_pert=40, n_control=100, n_genes=300, seed=12, pred_log1p=False)
+    rng = np.random.default_rng(0)
+    shuffled_real = real[rng.permutation(real.n_obs)].copy()
+    permuted = pred[:, rng.permutation(pred.n_vars)].copy()
+    as_int = ad.AnnData(counts.X.astype(np.int32), obs=counts.obs, var=counts.var)
+    as_f64 = ad.AnnData(pred.X.astype(np.float64), obs=pred.obs, var=pred.var)
+    for kw in (dict(fdr_scope='per_perturbation', fold_change_clip=None), dict()):
+        for p, r in ((pred, real), (counts, real), (permuted, shuffled_real), (as_int, real), (as_f64, shuffled_real)):
+            want, want_agg = score_prediction(p, r, **kw)
+            for chunk_nnz in (1 << 21, 5000):
+                got, got_agg = score_prediction(write(p, tmp_path / 'p.h5ad'), write(r, tmp_path / 'r.h5ad'), chunk_nnz=chunk_nnz, **kw)
+                pd.testing.assert_frame_equal(got, want, check_exact=True)
+                pd.testing.assert_frame_equal(got_agg, want_agg, check_exact=True)
+
+
+def test_bad_input_from_files(tmp_path):
+    "The same clear errors when the inputs are h5ad files, whichever chunk holds the bad value."
+    pred, real = synthetic_screen(n_perts=3, cells_per_pert=30, n_control=40, n_genes=200, seed=13)
+    r = write(real, tmp_path / 'r.h5ad')
+    def score(p, chunk_nnz=2000): return score_prediction(write(p, tmp_path / 'p.h5ad'), r, chunk_nnz=chunk_nnz)
+    for which in (0, -1):  # first chunk, last chunk
+        for value, match in ((np.nan, 'NaN'), (np.inf, 'NaN or Inf'), (-0.5, 'negative'), (40.5, 'mixed')):
+            bad = pred.copy(); bad.X.data[which] = value
+            with pytest.raises(ValueError, match=f'pred: .*{match}'): score(bad)
+            bad_counts = real.copy(); bad_counts.X.data[which] = value   # a count file: caught by the totals pass
+            with pytest.raises(ValueError, match=f'pred: .*{match}'): score(bad_counts)
+    with pytest.raises(ValueError, match='genes differ'): score(pred[:, 1:].copy())
+    with pytest.raises(ValueError, match='no control'): score(pred[pred.obs[PERT_COL] != CONTROL].copy())
+    with pytest.raises(ValueError, match='not found'): score_prediction(str(tmp_path / 'missing.h5ad'), r)
+
+
+def test_more_bad_input():
+    "Every bad-input case of issue #4 gives a ValueError naming the problem and the fix."
+    pred, real = synthetic_screen(n_perts=3, cells_per_pert=10, n_control=20, n_genes=50, seed=11)
+    extra = pred.copy(); extra.obs[PERT_COL] = extra.obs[PERT_COL].astype(str)
+    extra.obs.iloc[-1, extra.obs.columns.get_loc(PERT_COL)] = 'G99999'
+    with pytest.raises(ValueError, match=r"only in pred \['G99999'\].*predict exactly the real perturbations"): score_prediction(extra, real)
+    with pytest.raises(ValueError, match='real: no control cells.*include the non-targeting cells'):
+        score_prediction(pred, real[real.obs[PERT_COL] != CONTROL].copy())
+    inf = pred.copy(); inf.X.data[0] = np.inf
+    with pytest.raises(ValueError, match='pred: X contains NaN or Inf: replace them'): score_prediction(inf, real)
+    neg = pred.copy(); neg.X.data[0] = -1.0
+    with pytest.raises(ValueError, match='pred: X has negative values'): score_prediction(neg, real)
+    nolab = pred.copy(); nolab.obs = nolab.obs.rename(columns={PERT_COL: 'gene'})
+    with pytest.raises(ValueError, match=f"pred: obs has no column '{PERT_COL}'"): score_prediction(nolab, real)
+    dup = pred.copy(); dup.var_names = ['G00000'] * 2 + list(dup.var_names[2:])
+    with pytest.raises(ValueError, match='gene names are not unique'): score_prediction(dup, real)
+    with pytest.raises(ValueError, match='fdr_scope'): score_prediction(pred, real, fdr_scope='per_gene')
+    with pytest.raises(TypeError, match='AnnData or an h5ad path'): score_prediction(pred.X, real)
