@@ -12,6 +12,7 @@ Prediction: `predict_pseudobulk` of 50 unseen targets, and `predict_cells` of 5 
 Prints a table (and JSON with --json); asserts nothing.
 
     .venv/bin/python benchmarks/bench_models.py --controls 10000
+    flock /tmp/vcc_heavy.lock .venv/bin/python benchmarks/bench_models.py --source full --controls 38176 --cache /tmp/vcc_bench_models_full38k.pkl   # ~8 GB
     .venv/bin/python benchmarks/bench_models.py --source simulate --controls 5000 --models linear,cell_transition
 """
 import argparse, json, pickle, resource, subprocess, sys, time

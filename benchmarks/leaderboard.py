@@ -4,11 +4,12 @@ bootstrap intervals), the replicate ceiling, each model's share of it and the th
 Calls the library only (`vcc.evaluate.cross_validate`, `leaderboard`, `save_leaderboard`); writes leaderboard.csv,
 leaderboard.md, leaderboard.png and the per-perturbation results.csv into --out.
 
-    .venv/bin/python benchmarks/leaderboard.py --data demo --out reports/leaderboard_demo
-    .venv/bin/python benchmarks/leaderboard.py --data papalexi --out reports/leaderboard_papalexi
+    .venv/bin/python benchmarks/leaderboard.py --data demo --out runs/leaderboard_demo
+    .venv/bin/python benchmarks/leaderboard.py --data papalexi --out runs/leaderboard_papalexi
     .venv/bin/python benchmarks/leaderboard.py --data demo --models linear,kernel_ridge --folds 3 --out /tmp/lb
+    .venv/bin/python benchmarks/leaderboard.py --data demo --models coexpression_tuned --ceiling-seeds '' --cell-rule shift --out /tmp/lb_shift
 
---data demo: the built-in simulated screen in data/demo (`vcc demo` makes it; `vcc simulate --out data/demo` too).
+--data demo: the built-in simulated screen in data/demo (`vcc simulate --out data/demo` writes it; so does `vcc demo`).
 --data papalexi: the real Papalexi 2021 screen (299 genes: library sizes from obs 'total_counts').
 Any other value is read as a challenge folder or a training h5ad.
 """
@@ -16,13 +17,15 @@ import argparse, functools, json, time
 from pathlib import Path
 
 ENSEMBLE = {'members': {'pert_mean+kd': ['pert_mean', {'knockdown': True}], 'linear': ['linear', {}],
-                        'kernel_ridge': ['kernel_ridge', {}], 'knn': ['knn', {}]}, 'n_folds': 3}
+                        'kernel_ridge': ['kernel_ridge', {}], 'knn': ['knn', {}], 'coexpression': ['coexpression', {}]}, 'n_folds': 3}
 COEX_GRID = {'gain': [1, 1.5, 2, 3], 'top': [50, 100, 200, None], 'base': ['median', 'mean'], 'n_components': [10, 20]}
 # leaderboard name -> (registry name, parameters); `cells: true` hands the raw screen to models that read cells
 MODELS = {'control': ('control', {}), 'pert_mean': ('pert_mean', {}), 'pert_mean+kd': ('pert_mean', {'knockdown': True}),
           'linear': ('linear', {}), 'linear_controls': ('linear', {'embedding': 'controls'}),
           'kernel_ridge': ('kernel_ridge', {}), 'knn': ('knn', {}),
-          'cell_transition': ('cell_transition', {'cells': True}), 'ensemble': ('ensemble', ENSEMBLE),
+          'cell_transition': ('cell_transition', {'cells': True}),
+          'cell_transition_l1': ('cell_transition', {'w_discrimination': 0, 'w_energy': 0}),  # the pseudobulk L1 loss alone
+          'ensemble': ('ensemble', ENSEMBLE),
           'coexpression': ('coexpression', {}),
           # parameters chosen by inner CV over the training knockdowns (`TunedModel`, MAE guard on unless said)
           'linear_tuned': ('tuned', {'model': 'linear', 'grid': {'n_components': [5, 10, 20], 'ridge': [0.1, 1, 10], 'embedding': ['pca', 'controls']}}),
@@ -40,6 +43,11 @@ def load(data:str):
     adata, _ = load_training(DEMO_DIR if data == 'demo' else data)
     return adata, None
 
+def with_rule(make, rule):
+    "An unfitted model from `make` whose `predict_cells` uses `rule`."
+    m = make(); m.cell_rule = rule
+    return m
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--data', default='demo', help="'demo', 'papalexi', or a challenge folder / training h5ad")
@@ -50,6 +58,8 @@ def main(argv=None):
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--ceiling-seeds', default='0,1', help='seeds of the split-half replicate ceiling')
     p.add_argument('--max-controls', type=int, default=None)
+    p.add_argument('--totals-key', help="obs column of library sizes for the models (default: 'total_counts' for papalexi, row sums otherwise; '' for row sums, which is how the scorer normalises the truth)")
+    p.add_argument('--cell-rule', choices=['scale', 'shift', 'pseudobulk'], help="every model's rule for making cells (default: each model's own, 'scale'): to measure how it moves DES and PDS")
     p.add_argument('--overwrite', action='store_true')
     a = p.parse_args(argv)
     from vcc.train import build_model
@@ -59,7 +69,9 @@ def main(argv=None):
     specs = {**MODELS, **{k: tuple(v) for k, v in json.loads(a.params or '{}').items()}}
     names = [n for n in a.models.split(',') if n] + [n for n in json.loads(a.params or '{}') if n not in a.models.split(',')]
     adata, totals_key = load(a.data)
+    if a.totals_key is not None: totals_key = a.totals_key or None
     factories = {n: functools.partial(build_model, *specs[n], adata) for n in names}
+    if a.cell_rule: factories = {n: functools.partial(with_rule, f, a.cell_rule) for n, f in factories.items()}
     t0 = time.time()
     results = cross_validate(adata, factories, n_folds=a.folds, seed=a.seed, max_controls=a.max_controls, totals_key=totals_key,
                              ceiling_seeds=tuple(int(s) for s in a.ceiling_seeds.split(',') if s))
@@ -70,7 +82,7 @@ def main(argv=None):
     ceiling = board.loc[board.model == REPLICATE, 'score']
     with pd.option_context('display.width', 250, 'display.max_columns', 50, 'display.max_colwidth', 40):
         print(board[COLUMNS].round(4).to_string(index=False))
-    print(f"\n{a.data}: {adata.n_obs:,} cells x {adata.n_vars:,} genes, {a.folds}-fold CV, seed {a.seed}, "
+    print(f"\n{a.data}: {adata.n_obs:,} cells x {adata.n_vars:,} genes, library sizes {totals_key or 'row sums'}, {a.folds}-fold CV, seed {a.seed}, "
           f"replicate ceiling {float(ceiling.iloc[0]) if len(ceiling) else float('nan'):.2f}; {time.time() - t0:.0f} s")
     print('wrote ' + ', '.join(str(p) for p in [*paths.values(), a.out/'results.csv']))
 

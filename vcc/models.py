@@ -1,4 +1,4 @@
-"""Predict the pseudobulk and the cells of unseen CRISPRi knockdowns: baselines, a low-rank linear model, kernel ridge and kNN over target-gene similarity.
+"""Predict the pseudobulk and the cells of unseen CRISPRi knockdowns: baselines, a low-rank linear model, kernel ridge and kNN over target-gene similarity, the target's co-expression, inner-CV tuning.
 
 Docs: https://vcc-dev.github.io/vcc/models.html.md"""
 
@@ -630,7 +630,8 @@ class CellTransitionModel(PerturbationModel):
         x = self.C_[self.eval_idx_.to(self.dev_)]
         with torch.no_grad(), torch.autocast(self.dev_.type, dtype=torch.bfloat16, enabled=self.dev_.type == 'cuda'):
             pb = torch.cat([self.net_(x.expand(len(f), -1, -1), f).float().mean(1) for f in F.split(16)]) if len(genes) else torch.zeros(0, len(self.sel_))
-        out[:, self.sel_] = pb.cpu().numpy().astype(np.float64) - self.cm_.cpu().numpy()[None]
+        # the change of the evaluation cells from their own mean, as in training: free of those cells' sampling noise
+        out[:, self.sel_] = pb.cpu().numpy().astype(np.float64) - x.float().mean(0).cpu().numpy()[None]
         return out
 
     def __getstate__(self):
