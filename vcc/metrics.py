@@ -299,15 +299,22 @@ def _scatter_chunk(indptr, indices, data, codes, colmap, g_lo, n_loc, n_genes, o
     return ptr
 
 # %% ../nbs/03_metrics.ipynb #d5318c0c
+def _buffer(pool, nbytes):
+    "A byte buffer of at least `nbytes`: `pool['buf']` if it is large enough (first touch of fresh memory is slow on a VM), else a new one kept there."
+    if pool is not None and pool.get('buf') is not None and pool['buf'].nbytes >= nbytes: return pool['buf']
+    buf = np.empty(nbytes, np.uint8)
+    if pool is not None: pool['buf'] = buf
+    return buf
+
+def _prefault(buf):
+    "Write a zero into every page of `buf` (numpy releases the GIL), so a later pass finds it mapped."
+    buf[::4096] = 0
+
 class _Layout:
     "The nonzeros of one side grouped by (group, gene) and in row order within each, filled one row chunk at a time."
     def __init__(self, n_groups, n_genes, capacity, dtype, pool=None):  # `pool`: a dict whose buffer the next side reuses
         self.n_groups, self.n_genes, self.used, capacity, dtype = n_groups, n_genes, 0, max(int(capacity), 1), np.dtype(dtype)
-        buf = None if pool is None else pool.get('buf')
-        if buf is None or buf.nbytes < capacity * dtype.itemsize:  # first touch of fresh memory is slow on a VM: reuse it
-            buf = np.empty(capacity * dtype.itemsize, np.uint8)
-            if pool is not None: pool['buf'] = buf
-        self.vals = buf[:capacity * dtype.itemsize].view(dtype)
+        self.vals = _buffer(pool, capacity * dtype.itemsize)[:capacity * dtype.itemsize].view(dtype)
         self._grp, self._base, self._ptr = [], [], []
 
     def add(self, indptr, indices, data, codes, colmap):
@@ -662,7 +669,7 @@ def _h5_obs_var(f, pert_col):
 
 # %% ../nbs/03_metrics.ipynb #7ebf9c32
 def _prefetch(read, items):
-    "`read(item, slot)` for each item in turn, the next one read on a background thread while the caller works on this one (h5py releases the GIL while reading); `slot` alternates 0, 1."
+    "`read(item, slot)` for each item in turn, the next one read on a background thread while the caller works on this one (h5py and page faults release the GIL); `slot` alternates 0, 1."
     if not items: return
     from concurrent.futures import ThreadPoolExecutor
     with ThreadPoolExecutor(1) as ex:
@@ -672,6 +679,52 @@ def _prefetch(read, items):
             if n + 1 < len(items): fut = ex.submit(read, items[n + 1], (n + 1) % 2)
             yield cur
 
+class _Mapped:
+    "Elements of an uncompressed 1-D h5py dataset, served from a memory map of its file: views (no copy) where its chunks lie back to back, as anndata writes them."
+    def __init__(self, d, mm):
+        n, self.dtype, self.mm = d.shape[0], d.dtype, mm
+        if d.id.get_create_plist().get_nfilters() or not d.dtype.isnative: raise ValueError('filtered or foreign byte order')
+        if d.chunks is None:
+            off = d.id.get_offset()
+            if off is None: raise ValueError('not allocated')
+            runs = [(0, n, off)]
+        else:
+            c, runs = d.chunks[0], []
+            d.id.chunk_iter(lambda ch: runs.append((ch.chunk_offset[0], min(ch.chunk_offset[0] + c, n), ch.byte_offset)))
+            runs.sort()
+        self.runs = []  # [first element, end, file offset] of each stretch stored back to back
+        for s, e, off in runs:
+            end = self.runs[-1][1] if self.runs else 0
+            if s != end: raise ValueError('chunks missing')
+            if self.runs and self.runs[-1][2] + (s - self.runs[-1][0]) * self.dtype.itemsize == off: self.runs[-1][1] = e
+            else: self.runs.append([s, e, off])
+        if (self.runs[-1][1] if self.runs else 0) != n: raise ValueError('chunks missing')
+        self.starts = np.array([r[0] for r in self.runs], dtype=np.int64)
+
+    def get(self, k0, k1, buf):
+        "Elements [k0, k1): a read-only view of the map, or a copy in `buf` where they span two stretches."
+        i, isz = int(np.searchsorted(self.starts, k0, 'right')) - 1, self.dtype.itemsize
+        s, e, off = self.runs[i]
+        if k1 <= e: return np.frombuffer(self.mm, self.dtype, k1 - k0, off + (k0 - s) * isz)
+        out, pos = buf[:k1 - k0], k0
+        while pos < k1:
+            s, e, off = self.runs[i]
+            take = min(e, k1) - pos
+            out[pos - k0:pos - k0 + take] = np.frombuffer(self.mm, self.dtype, take, off + (pos - s) * isz)
+            pos, i = pos + take, i + 1
+        return out
+
+    def release(self, k0, k1):
+        "Unmap the pages of elements [k0, k1) from this process (they stay in the page cache), so its resident size does not grow with the file."
+        import mmap
+        i, isz, page = max(int(np.searchsorted(self.starts, k0, 'right')) - 1, 0), self.dtype.itemsize, mmap.PAGESIZE
+        while i < len(self.runs) and self.runs[i][0] < k1:
+            s, e, off = self.runs[i]
+            a, b = off + (max(k0, s) - s) * isz, off + (min(k1, e) - s) * isz
+            a, b = -(-a // page) * page, b // page * page
+            if b > a: self.mm.madvise(mmap.MADV_DONTNEED, a, b - a)
+            i += 1
+
 # %% ../nbs/03_metrics.ipynb #94257409
 def _h5_layout(path,           # h5ad file
                codes, n_groups, # group index of every cell, number of groups
@@ -679,40 +732,57 @@ def _h5_layout(path,           # h5ad file
                chunk_nnz=1 << 21, # stored values per row chunk read
                pool=None):     # buffers to reuse (`_Layout`)
     "A `_Layout` of an h5ad's CSR `X` in log1p space, read in row chunks and normalised on the way if it holds counts; None if X is not CSR."
-    import h5py
-    with h5py.File(path, 'r') as f:
+    import h5py, mmap
+    with h5py.File(path, 'r') as f, open(path, 'rb') as fh:
         g = f['X']
         if not isinstance(g, h5py.Group) or g.attrs.get('encoding-type') != 'csr_matrix': return None
         indptr, d, ix = g['indptr'][:].astype(np.int64), g['data'], g['indices']
         if indptr[-1] == 0: raise ValueError('The expression matrix is empty: give it cells and genes.')
         if d.dtype.kind not in 'fiub': raise ValueError(f'X has dtype {d.dtype}: store numbers (float32 or integer counts).')
         dt = np.dtype(d.dtype if d.dtype.kind == 'f' and d.dtype != np.float16 else np.float32)  # as scanpy/cell-eval cast
+        try:  # uncompressed (anndata's default): map the file, no copies; else read through h5py
+            mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY)  # private: views are writable arrays (same kernel types), never written
+            md, mi = _Mapped(d, mm), _Mapped(ix, mm)
+        except (ValueError, AttributeError, OSError): md = mi = None
         bounds = _chunking(indptr, codes, chunk_nnz, len(colmap))
         width = max(int(indptr[r1] - indptr[r0]) for r0, r1 in bounds)
         bufs = [(np.empty(width, dt), None if d.dtype == dt else np.empty(width, d.dtype), np.empty(width, ix.dtype)) for _ in range(2)]
-        def read(rows, slot, indices=True, scan=True):  # runs on the prefetch thread: read, cast, check the values
+        def read(rows, slot, indices=True, scan=True, copy=False):  # runs on the prefetch thread: read, cast, check the values
             (r0, r1), (x, raw, idx) = rows, bufs[slot]
             k0, k1 = int(indptr[r0]), int(indptr[r1])
-            n = k1 - k0
-            if n:
+            n, v, iv = k1 - k0, x[:0], idx[:0]
+            if n and md is not None:
+                v = md.get(k0, k1, x if raw is None else raw)
+                if v.dtype != dt or (copy and v.base is not x): x[:n] = v; v = x[:n]
+                if indices: iv = mi.get(k0, k1, idx); np.add.reduce(iv[::1024])  # fault the pages in here, not in the kernels
+                np.add.reduce(v[::1024])
+            elif n:
                 if raw is None: d.read_direct(x, np.s_[k0:k1], np.s_[:n])
                 else: d.read_direct(raw, np.s_[k0:k1], np.s_[:n]); x[:n] = raw[:n]
                 if indices: ix.read_direct(idx, np.s_[k0:k1], np.s_[:n])
-            return r0, r1, indptr[r0:r1 + 1] - k0, x[:n], idx[:n], _scan_floats(x[:n], 1e-3) if scan else None
+                v, iv = x[:n], idx[:n]
+            return r0, r1, indptr[r0:r1 + 1] - k0, v, iv, _scan_floats(v, 1e-3) if scan else None
+        def release(r0, r1):
+            if md is not None: md.release(int(indptr[r0]), int(indptr[r1])); mi.release(int(indptr[r0]), int(indptr[r1]))
         stats, scale, checked = read(bounds[0], 0, False)[5], None, False
         if not stats[3]:  # no fractional value in the first chunk: likely counts, whose normalisation needs every row total first
             totals = np.empty(len(indptr) - 1, dt)
+            faulter = threading.Thread(target=_prefault, args=(_buffer(pool, int(indptr[-1]) * dt.itemsize),))
+            faulter.start()  # map the layout's memory while this pass reads
             for r0, r1, lp, x, _, st in _prefetch(lambda rows, slot: read(rows, slot, False), bounds):
                 stats = _merge_stats(stats, st)
                 totals[r0:r1] = _csr_row_totals(lp, x)
+                release(r0, r1)
             checked = True
+            faulter.join()
             if not _lognorm_verdict(*stats): scale = _row_scale(totals)
         lay = _Layout(n_groups, len(colmap), indptr[-1], dt, pool)
-        for r0, r1, lp, x, idx, st in _prefetch(lambda rows, slot: read(rows, slot, True, not checked), bounds):
+        for r0, r1, lp, x, idx, st in _prefetch(lambda rows, slot: read(rows, slot, True, not checked, scale is not None), bounds):
             if not checked: stats = _merge_stats(stats, st)  # one pass: log1p data is checked as it goes
             if scale is not None:
                 _divide_rows(lp, x, scale[r0:r1]); np.log1p(x, out=x)  # exactly `_normalise_counts`, a chunk at a time
             lay.add(lp, idx, x, codes[r0:r1], colmap)
+            release(r0, r1)
         if not checked: _lognorm_verdict(*stats)
     return lay
 
