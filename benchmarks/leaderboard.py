@@ -15,10 +15,10 @@ Any other value is read as a challenge folder or a training h5ad.
 """
 import argparse, functools, json, time
 from pathlib import Path
+from vcc.train import PRESETS  # the named settings the CLI also knows
 
 ENSEMBLE = {'members': {'pert_mean+kd': ['pert_mean', {'knockdown': True}], 'linear': ['linear', {}],
                         'kernel_ridge': ['kernel_ridge', {}], 'knn': ['knn', {}], 'coexpression': ['coexpression', {}]}, 'n_folds': 3}
-COEX_GRID = {'gain': [1, 1.5, 2, 3], 'top': [50, 100, 200, None], 'base': ['median', 'mean'], 'n_components': [10, 20]}
 # leaderboard name -> (registry name, parameters); `cells: true` hands the raw screen to models that read cells
 MODELS = {'control': ('control', {}), 'pert_mean': ('pert_mean', {}), 'pert_mean+kd': ('pert_mean', {'knockdown': True}),
           'linear': ('linear', {}), 'linear_controls': ('linear', {'embedding': 'controls'}),
@@ -30,8 +30,8 @@ MODELS = {'control': ('control', {}), 'pert_mean': ('pert_mean', {}), 'pert_mean
           # parameters chosen by inner CV over the training knockdowns (`TunedModel`, MAE guard on unless said)
           'linear_tuned': ('tuned', {'model': 'linear', 'grid': {'n_components': [5, 10, 20], 'ridge': [0.1, 1, 10], 'embedding': ['pca', 'controls']}}),
           'kernel_ridge_tuned': ('tuned', {'model': 'kernel_ridge', 'grid': {'n_components': [10, 20], 'ridge': [0.1, 1, 10], 'bandwidth': [0.25, 0.5, 1]}}),
-          'coexpression_tuned': ('tuned', {'model': 'coexpression', 'grid': COEX_GRID}),
-          'coexpression_tuned_noguard': ('tuned', {'model': 'coexpression', 'grid': COEX_GRID, 'guard_mae': False})}
+          'coexpression_tuned': PRESETS['coexpression_tuned'],
+          'coexpression_tuned_noguard': ('tuned', {**PRESETS['coexpression_tuned'][1], 'guard_mae': False})}
 COLUMNS = ['model', 'score', 'score_lo', 'score_hi', 'of_ceiling', 'mae', 'mae_lo', 'mae_hi', 'discrimination_score_l1',
            'discrimination_score_l1_lo', 'discrimination_score_l1_hi', 'overlap_at_N', 'overlap_at_N_lo', 'overlap_at_N_hi', 'flags']
 

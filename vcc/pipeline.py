@@ -26,7 +26,7 @@ def next_version(*roots, prefix:str='v') -> str:
 
 # %% ../nbs/07c_pipeline.ipynb #61ef9b8c
 def run_pipeline(data=DEMO_DIR, # a challenge folder; the built-in demo folder is simulated if it is missing
-                 model:str='linear', # registry name of the model to train and submit (`vcc.train.REGISTRY`)
+                 model:str='coexpression_tuned', # registry or preset name of the model to train and submit (`vcc.train.REGISTRY`, `PRESETS`)
                  params:dict|None=None, # its parameters
                  compare=('pert_mean', 'linear', 'kernel_ridge'), # models cross-validated beside it
                  n_folds:int=5, split:str='validation', version:str|None=None, # None: the next free `v<n>`

@@ -16,21 +16,29 @@ from .models import (TrainingSet, PerturbationModel, CellMeanBaseline, ControlMo
                         CoexpressionModel, TunedModel)
 
 # %% auto #0
-__all__ = ['REGISTRY', 'SWEEP_NOTEBOOK', 'build_model', 'load_training', 'pickle_model', 'unpickle_model', 'train_run',
-           'resume_run', 'load_run', 'sweep']
+__all__ = ['REGISTRY', 'PRESETS', 'SWEEP_NOTEBOOK', 'resolve_model', 'build_model', 'load_training', 'pickle_model',
+           'unpickle_model', 'train_run', 'resume_run', 'load_run', 'sweep']
 
 # %% ../nbs/05_train.ipynb #c24eaee6
 REGISTRY = {'cell_mean': CellMeanBaseline, 'control': ControlModel, 'pert_mean': PerturbationMeanModel, 'linear': LinearModel,
             'kernel_ridge': KernelRidgeModel, 'knn': KNNModel, 'cell_transition': CellTransitionModel, 'ensemble': EnsembleModel,
             'coexpression': CoexpressionModel, 'tuned': TunedModel}
+# Named settings of registered models, usable wherever a registry name is: the leaderboard's best by one word.
+PRESETS = {'coexpression_tuned': ('tuned', {'model': 'coexpression', 'grid': {'gain': [1, 1.5, 2, 3], 'top': [50, 100, 200, None],
+                                                                             'base': ['median', 'mean'], 'n_components': [10, 20]}})}
 
-def build_model(name:str, # a key of `REGISTRY`
+def resolve_model(name:str, params:dict|None=None) -> tuple[str, dict]:
+    "(registry name, parameters) of a registry name or a preset (whose parameters `params` update)."
+    if name in PRESETS: base, preset = PRESETS[name]; return base, {**preset, **(params or {})}
+    if name not in REGISTRY: raise KeyError(f'unknown model {name!r}; registered: {sorted(REGISTRY)}, presets: {sorted(PRESETS)}')
+    return name, dict(params or {})
+
+def build_model(name:str, # a key of `REGISTRY` or `PRESETS`
                 params:dict|None=None, # keyword arguments of the model, JSON-able
                 cells:ad.AnnData|None=None, # the raw training screen, for `cells: true`
                ) -> PerturbationModel:
-    "An unfitted model from its registry name and JSON parameters."
-    if name not in REGISTRY: raise KeyError(f'unknown model {name!r}; registered: {sorted(REGISTRY)}')
-    params = dict(params or {})
+    "An unfitted model from its registry (or preset) name and JSON parameters."
+    name, params = resolve_model(name, params)
     if name == 'ensemble':
         params['members'] = {k: functools.partial(build_model, m, p, cells) for k, (m, p) in params['members'].items()}
     if name == 'tuned': params['model'] = REGISTRY[params['model']]  # the tuned model by its name
@@ -91,7 +99,7 @@ def _new_run_dir(runs_dir, model_name) -> Path:
 def _with_seed(name, params, seed):
     "Give the model the run's seed where it takes one."
     params = dict(params)
-    if 'seed' in inspect.signature(REGISTRY[name]).parameters: params.setdefault('seed', seed)
+    if 'seed' in inspect.signature(REGISTRY[resolve_model(name)[0]]).parameters: params.setdefault('seed', seed)
     return params
 
 def _fit_in_run(run:Path, cfg:dict, adata, train, resume:dict|None, callbacks) -> PerturbationModel:
