@@ -61,3 +61,27 @@ def test_tuned_choice(screen):
         import json
         assert tm.cv_.loc[json.dumps(tm.best_params_), 'mae'] < base
     np.testing.assert_allclose(tm.predict_deltas(['a']), CoexpressionModel(**tm.best_params_).fit(tr).predict_deltas(['a']))
+
+def test_gene_embedding(screen, tmp_path):
+    "An external gene-embedding file: read, checked, its coverage reported, and used by the models that take it."
+    from vcc.data import DataError
+    from vcc.models import read_gene_embedding, embedding_coverage, align_gene_embedding, target_features
+    scr, tr = screen
+    genes = list(tr.var_names[::2]) + ['UNMEASURED']  # half the screen and one gene outside it
+    tab = pd.DataFrame(np.random.default_rng(0).standard_normal((len(genes), 6)), index=genes)
+    tab.rename_axis('symbol').to_csv(tmp_path/'emb.tsv', sep='\t')
+    got = read_gene_embedding(tmp_path/'emb.tsv')
+    assert got.shape == (len(genes), 6) and list(got.index) == genes
+    np.testing.assert_array_equal(got.to_numpy(), tab.to_numpy())
+    cov = embedding_coverage(got, tr.var_names, {'training targets': tr.perts, 'other': ['UNMEASURED', 'NONE']})
+    assert cov.loc['screen genes', 'with vector'] == 150 and cov.loc['other', 'not measured, with vector'] == 1
+    E, found = align_gene_embedding(got, tr.var_names)
+    assert E.shape == (300, 6) and found.sum() == 150 and (E[~found] == 0).all()
+    assert target_features(tr, ['UNMEASURED'], 10, gene_embedding=got).shape == (1, 13 + 7)
+    for m in (CoexpressionModel(gene_embedding=str(tmp_path/'emb.tsv')), LinearModel(embedding=got)):
+        pb = m.fit(tr).predict_pseudobulk(['UNMEASURED', tr.perts[0]])
+        assert pb.shape == (2, 300) and np.isfinite(pb).all() and (pb >= 0).all()
+    (tmp_path/'dup.csv').write_text('gene,a\nX,1\nX,2\n')
+    with pytest.raises(DataError, match='more than once'): read_gene_embedding(tmp_path/'dup.csv')
+    (tmp_path/'text.csv').write_text('gene,a\nX,b\n')
+    with pytest.raises(DataError, match='no numeric columns'): read_gene_embedding(tmp_path/'text.csv')

@@ -7,15 +7,17 @@ Docs: https://vcc-dev.github.io/vcc/models.html.md"""
 # %% ../nbs/04_models.ipynb #451917b7
 from __future__ import annotations
 from dataclasses import dataclass, field
+import functools
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp, anndata as ad
-from .data import PERT_COL, BATCH_COL, CONTROL_LABEL, perturbation_stats, normalise_counts
+from .data import PERT_COL, BATCH_COL, CONTROL_LABEL, perturbation_stats, normalise_counts, DataError
 
 # %% auto #0
 __all__ = ['CELL_RULES', 'TrainingSet', 'PerturbationModel', 'scale_to_mean', 'cells_from_pseudobulk', 'CellMeanBaseline',
-           'ControlModel', 'PerturbationMeanModel', 'control_gene_embedding', 'LinearModel', 'KernelRidgeModel',
-           'KNNModel', 'target_coexpression', 'CoexpressionModel', 'pseudobulk_cv', 'TunedModel', 'GeneSubsetModel',
-           'perturbed_cells', 'target_features', 'CellTransitionModel', 'EnsembleModel']
+           'ControlModel', 'PerturbationMeanModel', 'control_gene_embedding', 'read_gene_embedding',
+           'gene_embedding_table', 'embedding_coverage', 'align_gene_embedding', 'target_embedding', 'LinearModel',
+           'KernelRidgeModel', 'KNNModel', 'target_coexpression', 'CoexpressionModel', 'pseudobulk_cv', 'TunedModel',
+           'GeneSubsetModel', 'perturbed_cells', 'target_features', 'CellTransitionModel', 'EnsembleModel']
 
 # %% ../nbs/04_models.ipynb #885303fa
 @dataclass
@@ -226,6 +228,105 @@ def control_gene_embedding(train:TrainingSet, n_components:int=20, # principal a
     train.cache[key] = emb
     return emb
 
+# %% ../nbs/04_models.ipynb #50913851
+def _embedding_parts(path:Path, gene_col:str|None) -> tuple[pd.Series, pd.DataFrame]:
+    "(gene symbols, the other columns) of an embedding file, before any check."
+    name = path.name.lower()
+    if name.endswith('.npz'):
+        try:
+            with np.load(path, allow_pickle=False) as z: arrays = {k: z[k] for k in z.files}
+        except ValueError as e: raise DataError(path, f'cannot read without pickle ({e})', 'save the symbols as strings: np.savez(path, genes=np.array(symbols, dtype=str), embedding=vectors)') from None
+        gk = gene_col or next((k for k in ('genes', 'gene', 'gene_symbols', 'symbols') if k in arrays), None)
+        vk = [k for k, v in arrays.items() if k != gk and v.ndim == 2]
+        if gk not in arrays or arrays[gk].ndim != 1 or len(vk) != 1:
+            raise DataError(path, f'arrays {list(arrays)}: need one 1-d array of gene symbols and one 2-d array of vectors',
+                            'np.savez(path, genes=np.array(symbols), embedding=vectors), or name the symbol array with gene_col=')
+        return pd.Series(arrays[gk]), pd.DataFrame(arrays[vk[0]])
+    if name.endswith('.parquet'): df = pd.read_parquet(path)
+    elif name.endswith(('.csv', '.csv.gz')): df = pd.read_csv(path, index_col=False, float_precision='round_trip')  # exact floats
+    elif name.endswith(('.tsv', '.tsv.gz', '.txt', '.txt.gz')): df = pd.read_csv(path, sep='\t', index_col=False, float_precision='round_trip')
+    else: raise DataError(path, 'unknown embedding format', 'use .csv, .tsv, .txt (tab-separated, optionally .gz), .npz or .parquet')
+    if gene_col is None and not isinstance(df.index, pd.RangeIndex): df = df.reset_index()  # a parquet file's gene index
+    gene_col = df.columns[0] if gene_col is None else gene_col
+    if gene_col not in df.columns: raise DataError(path, f'no column {gene_col!r} (columns: {list(df.columns[:6])})', 'pass gene_col= the column of gene symbols')
+    return df[gene_col], df.drop(columns=gene_col)
+
+def _checked_embedding(path, genes:pd.Series, rest:pd.DataFrame) -> pd.DataFrame:
+    "The gene -> vector table, or one `DataError` for what is wrong with it."
+    fix_cols = 'one column of gene symbols (the first, or gene_col=) and one numeric column per dimension'
+    if not len(genes): raise DataError(path, 'no rows', 'write one row per gene')
+    if genes.isna().any() or (genes.astype(str).str.strip() == '').any():
+        raise DataError(path, f'{int((genes.isna() | (genes.astype(str).str.strip() == "")).sum())} rows without a gene symbol', 'fill in or drop those rows')
+    num = rest.select_dtypes('number')
+    if not num.shape[1]: raise DataError(path, f'no numeric columns besides the gene symbols (columns: {list(rest.columns[:6])})', fix_cols)
+    other = [c for c in rest.columns if c not in num.columns]
+    if other: raise DataError(path, f'non-numeric columns {other[:5]}', f'drop them: {fix_cols}')
+    genes = pd.Index(genes.astype(str).str.strip(), name='gene')
+    dup = genes[genes.duplicated()].unique()
+    if len(dup): raise DataError(path, f'{len(dup)} gene symbol(s) appear more than once, e.g. {list(dup[:5])}', 'keep one vector per gene (e.g. average the duplicates, or keep the canonical protein)')
+    X = num.to_numpy(np.float64)
+    bad = ~np.isfinite(X).all(1)
+    if bad.any(): raise DataError(path, f'{int(bad.sum())} genes with NaN or infinite values, e.g. {list(genes[bad][:5])}',
+                                  'drop or fill those rows (a gene without a vector is handled: it gets zeros and a flag)')
+    return pd.DataFrame(X, index=genes, columns=[str(c) for c in num.columns])
+
+def read_gene_embedding(path, # CSV/TSV (optionally .gz), .npz or .parquet of gene -> vector
+                        gene_col:str|None=None, # column (or .npz array) of gene symbols; None: the first column ('genes' in an .npz)
+                       ) -> pd.DataFrame:
+    "An external gene-embedding table: genes (index 'gene', unique symbols) x dimensions, float64, all finite."
+    path = Path(path)
+    if not path.exists(): raise DataError(path, 'no such file', 'give the path of a gene-embedding file you downloaded (vcc downloads nothing)')
+    return _checked_embedding(path, *_embedding_parts(path, gene_col))
+
+# %% ../nbs/04_models.ipynb #4544fa73
+@functools.lru_cache(maxsize=4)
+def _read_gene_embedding_cached(path:str, mtime_ns:int, size:int, gene_col):
+    return read_gene_embedding(path, gene_col)
+
+def gene_embedding_table(gene_embedding, # None, a path (`read_gene_embedding`) or a gene-indexed DataFrame of vectors
+                         gene_col:str|None=None) -> pd.DataFrame|None: # symbol column of a file
+    "The checked table of a `gene_embedding=` argument; a file is read once per version (cross-validation refits many times)."
+    if gene_embedding is None: return None
+    if isinstance(gene_embedding, pd.DataFrame): return _checked_embedding('<table>', gene_embedding.index.to_series(), gene_embedding.reset_index(drop=True))
+    p = Path(gene_embedding).resolve()
+    if not p.exists(): raise DataError(p, 'no such file', 'give the path of a gene-embedding file you downloaded (vcc downloads nothing)')
+    st = p.stat()
+    return _read_gene_embedding_cached(str(p), st.st_mtime_ns, st.st_size, gene_col)
+
+def embedding_coverage(table, # a gene-embedding table or its path
+                       genes, # the screen's genes (`var_names`)
+                       targets:dict|None=None, # name -> target genes, e.g. {'training targets': train.perts, 'held-out targets': val_genes}
+                      ) -> pd.DataFrame:
+    "Per gene set (the screen's genes, each set of targets): how many genes, how many have a vector, the share, and for targets how many of the unmeasured ones have one."
+    t, genes = gene_embedding_table(table), pd.Index(genes)
+    rows = {}
+    for name, g in {'screen genes': genes, **(targets or {})}.items():
+        g = pd.Index(pd.unique(np.asarray(g, dtype=object)))
+        has, measured = g.isin(t.index), g.isin(genes)
+        rows[name] = {'genes': len(g), 'with vector': int(has.sum()), 'share': has.mean() if len(g) else np.nan,
+                      'not measured': int((~measured).sum()), 'not measured, with vector': int((~measured & has).sum()),
+                      'missing (first 5)': ', '.join(g[~has][:5])}
+    return pd.DataFrame(rows).T.astype({'genes': int, 'with vector': int, 'share': float, 'not measured': int, 'not measured, with vector': int})
+
+# %% ../nbs/04_models.ipynb #4b432d1c
+def align_gene_embedding(table, # a gene-embedding table or its path
+                         var_names, # the screen's genes, in order
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    "((genes, K) vectors in `var_names` order, zeros where a gene has none; (genes,) flag: the gene has a vector)."
+    t = gene_embedding_table(table)
+    pos = t.index.get_indexer(pd.Index(var_names)); found = pos >= 0
+    return np.where(found[:, None], t.to_numpy()[np.maximum(pos, 0)], 0.0), found
+
+def target_embedding(table, # a gene-embedding table or its path
+                     genes:list, # target genes (measured or not: the table is looked up by symbol)
+                    ) -> np.ndarray:
+    "(len(genes), K + 1) model features: each target's vector, columns z-scored over the table (any scale works), zeros where it has none; then a flag 'has a vector'."
+    t = gene_embedding_table(table)
+    X = t.to_numpy(); mu, sd = X.mean(0), X.std(0)
+    pos = t.index.get_indexer(pd.Index(list(genes), dtype=object)); found = pos >= 0
+    Z = np.where(found[:, None], (X[np.maximum(pos, 0)] - mu) / np.where(sd > 0, sd, 1), 0.0)
+    return np.hstack([Z, found[:, None]]).astype(np.float32)
+
 # %% ../nbs/04_models.ipynb #120dc92e
 def _unit_rms(G): return G / np.maximum(np.sqrt((G**2).mean(0)), 1e-12)
 
@@ -234,14 +335,17 @@ class LinearModel(PerturbationModel):
     name = 'linear'
     def __init__(self, n_components:int=10, # K, dimensions of the gene embedding
                  ridge:float=0.1, # lambda of both ridge penalties
-                 embedding='pca', # 'pca' (of the training deltas), 'controls' (control co-expression) or a (genes, K) array
+                 embedding='pca', # 'pca' (of the training deltas), 'controls' (control co-expression), a (genes, K) array, or a gene-embedding file or table (`align_gene_embedding`)
                  knockdown:bool=True): # set each target's own expression from the training knockdowns
         self.n_components, self.ridge, self.embedding, self.knockdown = n_components, ridge, embedding, knockdown
 
     def _gene_embedding(self, train, Yc):
-        if isinstance(self.embedding, str) and self.embedding == 'pca': G = np.linalg.svd(Yc, full_matrices=False)[0][:, :self.n_components]
+        self.found_ = np.ones(len(train.var_names), bool)  # genes with a vector; the others are treated as unmeasured targets
+        if isinstance(self.embedding, (Path, pd.DataFrame)) or (isinstance(self.embedding, str) and self.embedding not in ('pca', 'controls') and Path(self.embedding).is_file()):
+            G, self.found_ = align_gene_embedding(self.embedding, train.var_names)
+        elif isinstance(self.embedding, str) and self.embedding == 'pca': G = np.linalg.svd(Yc, full_matrices=False)[0][:, :self.n_components]
         elif isinstance(self.embedding, str) and self.embedding == 'controls': G = control_gene_embedding(train, self.n_components)
-        elif isinstance(self.embedding, str): raise ValueError(f"embedding={self.embedding!r}: use 'pca', 'controls' or an array")
+        elif isinstance(self.embedding, str): raise ValueError(f"embedding={self.embedding!r}: use 'pca', 'controls', an array, or a gene-embedding file or table")
         else: G = np.asarray(self.embedding, np.float64)
         if G.shape[0] != len(train.var_names): raise ValueError(f'embedding has {G.shape[0]} rows for {len(train.var_names)} genes')
         return _unit_rms(G)
@@ -252,7 +356,7 @@ class LinearModel(PerturbationModel):
         Yc = Y - self.b_[:, None]
         self.G_ = G = self._gene_embedding(train, Yc)
         pos = train.var_names.get_indexer(train.perts)
-        seen = pos >= 0
+        seen = pos >= 0; seen[seen] = self.found_[pos[seen]]
         P = G[pos[seen]]
         self.pbar_ = P.mean(0) if seen.any() else np.zeros(G.shape[1])
         Pc, lam, K = P - self.pbar_, self.ridge, G.shape[1]
@@ -261,7 +365,8 @@ class LinearModel(PerturbationModel):
 
     def predict_deltas(self, genes):
         pos = self.train_.var_names.get_indexer(list(genes))
-        Pn = np.where((pos >= 0)[:, None], self.G_[np.maximum(pos, 0)], self.pbar_) - self.pbar_
+        ok = (pos >= 0) & getattr(self, 'found_', np.ones(len(self.G_), bool))[np.maximum(pos, 0)]
+        Pn = np.where(ok[:, None], self.G_[np.maximum(pos, 0)], self.pbar_) - self.pbar_
         return (self.G_ @ self.W_ @ Pn.T).T + self.b_[None]
 
 # %% ../nbs/04_models.ipynb #f861f821
@@ -329,32 +434,66 @@ def target_coexpression(train:TrainingSet, genes:list, # target genes (unmeasure
 
 # %% ../nbs/04_models.ipynb #50464039
 class CoexpressionModel(PerturbationModel):
-    "Base change + gain * a * the target's control co-expression profile (its `top` genes), a by least squares over training knockdowns."
+    "Base change + gain * (a * the target's control co-expression profile + c * its external-embedding neighbours' change), each on its `top` genes, a and c by least squares over training knockdowns."
     name = 'coexpression'
     def __init__(self, n_components:int=20, # principal axes of the controls in `target_coexpression`
                  top:int|None=100, # genes each target may move beyond the base (largest |co-expression|); None: all
                  gain:float=1.0, # factor on the least-squares coefficient
                  base:str='median', # change shared by all knockdowns: 'median' (minimises MAE's L1) or 'mean' of the training deltas
-                 knockdown:bool=True): # set each target's own expression from the training knockdowns
+                 knockdown:bool=True, # set each target's own expression from the training knockdowns
+                 gene_embedding=None, # external gene-embedding table (path or DataFrame): also move like the training targets nearest in it
+                 bandwidth:float=0.1): # temperature of those neighbours' weights, exp((cos - 1) / bandwidth)
         if base not in ('median', 'mean'): raise ValueError(f"base={base!r}: use 'median' or 'mean'")
         self.n_components, self.top, self.gain, self.base, self.knockdown = n_components, top, gain, base, knockdown
+        self.gene_embedding, self.bandwidth = gene_embedding, bandwidth
 
-    def _profile(self, genes):
-        R = target_coexpression(self.train_, genes, self.n_components)
+    def _top(self, R):
+        "Only each row's `top` genes by |value|."
         if self.top and self.top < R.shape[1]:
             kth = -np.partition(-np.abs(R), self.top - 1, axis=1)[:, [self.top - 1]]
             R = np.where(np.abs(R) >= kth, R, 0)
         return R
 
+    def _profile(self, genes): return self._top(target_coexpression(self.train_, genes, self.n_components))
+
+    def _table(self):
+        "The external table, read once (not pickled when it is a path)."
+        if getattr(self, 'table_', None) is None: self.table_ = gene_embedding_table(self.gene_embedding)
+        return self.table_
+
+    def _unit(self, genes):
+        E = target_embedding(self._table(), genes)[:, :-1]
+        return E / np.maximum(np.linalg.norm(E, axis=1, keepdims=True), 1e-12)
+
+    def _neighbours(self, genes, leave_out_self:bool=False): # `genes` are the training targets, each leaving itself out
+        "(len(genes), n_vars) the weighted mean training change (minus the base) of each gene's nearest training targets in the external embedding; zeros without a vector or table."
+        if self.gene_embedding is None: return np.zeros((len(genes), len(self.train_.var_names)))
+        U = self._unit(genes)
+        W = np.exp((U @ self.Ut_.T - 1) / self.bandwidth) * (np.abs(U).sum(1) > 0)[:, None] * (np.abs(self.Ut_).sum(1) > 0)[None]
+        if leave_out_self: np.fill_diagonal(W, 0)  # a training target must not predict itself from itself
+        s = W.sum(1, keepdims=True)
+        return self._top(np.divide(W, s, out=np.zeros_like(W), where=s > 0) @ self.Yc_)
+
     def _fit(self, train):
         Y = train.deltas()
         self.b_ = np.median(Y, 0) if self.base == 'median' else Y.mean(0)
-        R, Yc = self._profile(train.perts), Y - self.b_
+        self.table_, self.c_ = None, 0.0
+        R, self.Yc_ = self._profile(train.perts), Y - self.b_
         own = train.var_names.get_indexer(train.perts); rows = np.flatnonzero(own >= 0)
         R[rows, own[rows]] = 0  # the target's own change belongs to the knockdown rule
-        self.a_ = float((Yc * R).sum() / max((R * R).sum(), 1e-12))
+        if self.gene_embedding is None: self.a_ = float((self.Yc_ * R).sum() / max((R * R).sum(), 1e-12)); return
+        self.Ut_ = self._unit(train.perts)
+        N = self._neighbours(train.perts, leave_out_self=True); N[rows, own[rows]] = 0
+        A = np.array([[(R * R).sum(), (R * N).sum()], [(R * N).sum(), (N * N).sum()]])
+        self.a_, self.c_ = (float(v) for v in np.linalg.lstsq(A, [(self.Yc_ * R).sum(), (self.Yc_ * N).sum()], rcond=None)[0])
 
-    def predict_deltas(self, genes): return self.b_[None] + self.gain * self.a_ * self._profile(genes)
+    def predict_deltas(self, genes):
+        genes = list(genes)
+        return self.b_[None] + self.gain * (self.a_ * self._profile(genes) + (self.c_ * self._neighbours(genes) if self.c_ else 0))
+
+    def __getstate__(self):
+        "Pickles without a table read from a path (read again when needed)."
+        return {k: v for k, v in self.__dict__.items() if not (k == 'table_' and not isinstance(self.gene_embedding, pd.DataFrame))}
 
 # %% ../nbs/04_models.ipynb #21b37a3d
 def pseudobulk_cv(train:TrainingSet, factories:dict, # name -> factory of an unfitted model
@@ -482,14 +621,16 @@ def _log_scale(C:sp.csr_matrix, target:np.ndarray) -> np.ndarray:
         if k is not None and b[k] > 0: t[g] = np.log(np.expm1(b[k]) / np.expm1(a[k]))
     return t
 
-def target_features(train:TrainingSet, genes:list, n_components:int=10) -> np.ndarray:
-    "(len(genes), n_components + 3): each target's control co-expression embedding, control mean, detection rate, measured flag."
+def target_features(train:TrainingSet, genes:list, n_components:int=10,
+                    gene_embedding=None) -> np.ndarray: # external gene-embedding table (path or DataFrame): appends `target_embedding`
+    "(len(genes), n_components + 3 [+ K + 1]): each target's control co-expression embedding, control mean, detection rate, measured flag [, external vector, its flag]."
     emb = control_gene_embedding(train, n_components)
     key = ('detection',)
     if key not in train.cache: train.cache[key] = np.asarray((train.controls.X > 0).mean(0)).ravel()
     pos = train.var_names.get_indexer(list(genes)); ok = pos >= 0; j = np.maximum(pos, 0)
     F = np.hstack([emb[j], train.control_mean()[j, None], train.cache[key][j, None], np.ones((len(j), 1))])
-    return (F * ok[:, None]).astype(np.float32)
+    F = (F * ok[:, None]).astype(np.float32)
+    return F if gene_embedding is None else np.hstack([F, target_embedding(gene_embedding, genes)])
 
 # %% ../nbs/04_models.ipynb #7051b399
 class CellTransitionModel(PerturbationModel):
@@ -507,12 +648,14 @@ class CellTransitionModel(PerturbationModel):
                  max_cells:int=128, # perturbed cells read per training perturbation
                  n_eval_cells:int=256, # control cells averaged by `predict_pseudobulk`
                  knockdown:bool=True, seed:int=0, progress:bool=False, device:str|None=None,
-                 num_threads:int|None=1): # CPU threads of torch while fitting/predicting (None: torch's setting); 1 is fastest on shared cores and fixes float sums
+                 num_threads:int|None=1, # CPU threads of torch while fitting/predicting (None: torch's setting); 1 is fastest on shared cores and fixes float sums
+                 gene_embedding=None): # external gene-embedding table (path or DataFrame): its vector of the target joins the target features
         self.n_genes, self.n_components, self.hidden, self.set_size, self.perts_per_batch = n_genes, n_components, hidden, set_size, perts_per_batch
         self.epochs, self.lr, self.weight_decay = epochs, lr, weight_decay
         self.w_pseudobulk, self.w_discrimination, self.w_energy, self.n_pcs = w_pseudobulk, w_discrimination, w_energy, n_pcs
         self._cells, self.max_cells, self.n_eval_cells = cells, max_cells, n_eval_cells
         self.knockdown, self.seed, self.progress, self.device, self.num_threads = knockdown, seed, progress, device, num_threads
+        self.gene_embedding = gene_embedding
 
     def _threads(self):
         "Context: torch's CPU thread count set to `num_threads`, restored after."
@@ -545,7 +688,7 @@ class CellTransitionModel(PerturbationModel):
         _, _, Vt = _top_svd(np.asarray(C[:2000].toarray(), np.float32) - cm, self.n_pcs, self.seed)
         self.V_ = torch.as_tensor(Vt.T.copy(), device=self.dev_)
         self.T_ = torch.as_tensor(np.asarray(train.stats[train.perts].X, np.float32)[:, self.sel_], device=self.dev_)
-        self.F_ = torch.as_tensor(target_features(train, train.perts, self.n_components), device=self.dev_)
+        self.F_ = torch.as_tensor(target_features(train, train.perts, self.n_components, self.gene_embedding), device=self.dev_)
         self.real_ = None
         if self._cells is not None and self.w_energy > 0:
             pc = perturbed_cells(self._cells, train.perts, train.stats.uns['target_sum'], self.max_cells, self.seed, train.stats.uns.get('totals_key'))
@@ -626,7 +769,7 @@ class CellTransitionModel(PerturbationModel):
         import torch
         genes = list(genes)
         out = np.tile(self.mean_delta_, (len(genes), 1))
-        F = torch.as_tensor(target_features(self.train_, genes, self.n_components), device=self.dev_)
+        F = torch.as_tensor(target_features(self.train_, genes, self.n_components, self.gene_embedding), device=self.dev_)
         x = self.C_[self.eval_idx_.to(self.dev_)]
         with torch.no_grad(), torch.autocast(self.dev_.type, dtype=torch.bfloat16, enabled=self.dev_.type == 'cuda'):
             pb = torch.cat([self.net_(x.expand(len(f), -1, -1), f).float().mean(1) for f in F.split(16)]) if len(genes) else torch.zeros(0, len(self.sel_))
