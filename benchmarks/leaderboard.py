@@ -24,7 +24,7 @@ MODELS = {'control': ('control', {}), 'pert_mean': ('pert_mean', {}), 'pert_mean
           'linear': ('linear', {}), 'linear_controls': ('linear', {'embedding': 'controls'}),
           'kernel_ridge': ('kernel_ridge', {}), 'knn': ('knn', {}),
           'cell_transition': ('cell_transition', {'cells': True}),
-          'cell_transition_l1': ('cell_transition', {'w_discrimination': 0, 'w_energy': 0}),  # the pseudobulk L1 loss alone
+          'cell_transition_l1': PRESETS['cell_transition_l1'],  # the pseudobulk L1 loss alone
           'ensemble': ('ensemble', ENSEMBLE),
           'coexpression': ('coexpression', {}),
           # parameters chosen by inner CV over the training knockdowns (`TunedModel`, MAE guard on unless said)
