@@ -12,3 +12,7 @@ def papalexi_path():
     "Path of the real Papalexi screen; skips the test, saying why, where ../shared is absent."
     if not PAPALEXI.exists(): pytest.skip(f'real screen not found at {PAPALEXI} (../shared/data is only beside the project in CI and dev machines)')
     return PAPALEXI
+
+def pytest_collection_modifyitems(config, items):
+    "The docs tests last: by then the notebook tests have filled the docs' cache of executed notebooks, so the site build only renders."
+    items.sort(key=lambda item: Path(str(item.fspath)).name == 'test_docs.py')
