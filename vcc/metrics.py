@@ -880,9 +880,9 @@ def cell_mean_baseline(train,                    # training AnnData or h5ad path
                        pert_counts=None,         # DataFrame/CSV with `pert_col` and `counts_col`; None: the training groups
                        pert_col=PERT_COL, control=CONTROL, counts_col='n_cells'):
     "The `cell-eval baseline` prediction: the mean of all group pseudobulks for every cell, plus the training controls."
-    a = _as_anndata(train, 'train')
-    a = ad.AnnData(X=a.X, obs=a.obs[[pert_col]], var=a.var)
-    a = normalise_log1p(a, copy=False)
+    src = _as_anndata(train, 'train')
+    # normalise in place only what was read here: a caller's AnnData is left as it was
+    a = ad.AnnData(X=_to_log1p(src.X, inplace=src is not train), obs=src.obs[[pert_col]], var=src.var)
     bulk = pseudobulk(a, pert_col)
     if control not in bulk.index: raise ValueError(f'train: no control cells ({pert_col} == {control!r}).')
     if pert_counts is None:
