@@ -6,14 +6,14 @@ Docs: https://vcc-dev.github.io/vcc/evaluate.html.md"""
 
 # %% ../nbs/06_evaluate.ipynb #849a8623
 from __future__ import annotations
-import json, functools
+import functools
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp, anndata as ad
 from tqdm.auto import tqdm
 from .data import PERT_COL, CONTROL_LABEL, ChallengeFolder, read_pert_counts, read_gene_names, atomic_path, write_csv
 from .metrics import score_prediction, cell_mean_baseline, combined_score, pseudobulk, normalise_log1p, VCC_METRICS
 from .models import TrainingSet, ControlModel, PerturbationMeanModel
-from .train import build_model, load_training
+from .train import build_model, read_run_config, load_run_data
 
 # %% auto #0
 __all__ = ['BASELINE', 'REPLICATE', 'TRIVIAL_MODELS', 'METRIC_BEST', 'RUN_CV_FILES', 'perturbation_folds', 'held_out_truth',
@@ -293,9 +293,8 @@ def cross_validate_run(run, # a run folder written by `vcc.train.train_run`
                        progress:bool=True) -> dict:
     "Held-out-perturbation CV of a run's model and `compare`; writes `run/cv/` and returns leaderboard, results and deltas."
     run = Path(run)
-    if not (run/'config.json').exists(): raise FileNotFoundError(f'{run} is not a run folder: no config.json (make one with vcc train)')
-    cfg = json.loads((run/'config.json').read_text())
-    adata, _ = load_training(run/cfg['data'] if cfg['data'] == 'training.h5ad' else cfg['data'], cfg['max_controls'], cfg['seed'], cfg['totals_key'])
+    cfg = read_run_config(run)
+    adata, _ = load_run_data(run, cfg)
     models = {cfg['model']: functools.partial(build_model, cfg['model'], cfg['params'], adata)}
     models.update({m: functools.partial(build_model, m, {}, adata) for m in compare if m != cfg['model']})
     results, deltas = cross_validate(adata, models, n_folds=n_folds, seed=seed, ceiling_seeds=ceiling_seeds, max_controls=cfg['max_controls'],

@@ -17,7 +17,7 @@ from .models import (TrainingSet, PerturbationModel, CellMeanBaseline, ControlMo
 
 # %% auto #0
 __all__ = ['REGISTRY', 'PRESETS', 'SWEEP_NOTEBOOK', 'resolve_model', 'build_model', 'load_training', 'pickle_model',
-           'unpickle_model', 'train_run', 'resume_run', 'load_run', 'sweep']
+           'unpickle_model', 'train_run', 'read_run_config', 'load_run_data', 'resume_run', 'load_run', 'sweep']
 
 # %% ../nbs/05_train.ipynb #c24eaee6
 REGISTRY = {'cell_mean': CellMeanBaseline, 'control': ControlModel, 'pert_mean': PerturbationMeanModel, 'linear': LinearModel,
@@ -153,29 +153,35 @@ def train_run(model_name:str, # a key of `REGISTRY`
     return run
 
 # %% ../nbs/05_train.ipynb #eecac84c
-def _run_data(run:Path, cfg:dict):
+def read_run_config(run) -> dict:
+    "The `config.json` of a run folder."
+    if not (Path(run)/'config.json').exists(): raise FileNotFoundError(f'{run} is not a run folder: no config.json (make one with train_run / vcc train)')
+    return json.loads((Path(run)/'config.json').read_text())
+
+def load_run_data(run, cfg:dict|None=None) -> tuple:
+    "(raw AnnData, `TrainingSet`) of the data a run was trained on, as its config says."
+    run = Path(run); cfg = cfg or read_run_config(run)
     data = run/cfg['data'] if cfg['data'] == 'training.h5ad' else cfg['data']
     return load_training(data, cfg['max_controls'], cfg['seed'], cfg['totals_key'])
 
 def _read_run(run):
     import torch
     run = Path(run)
-    if not (run/'config.json').exists(): raise FileNotFoundError(f'{run} is not a run folder: no config.json')
-    cfg = json.loads((run/'config.json').read_text())
+    cfg = read_run_config(run)
     if not (run/'checkpoint.pt').exists(): raise FileNotFoundError(f'{run} has no checkpoint.pt: the run stopped before its first checkpoint; start it again with train_run')
     return run, cfg, torch.load(run/'checkpoint.pt', weights_only=False)
 
 def resume_run(run, callbacks:tuple=()) -> PerturbationModel:
     "Continue a run from its last checkpoint to the end; returns the fitted model (same result as an uninterrupted run)."
     run, cfg, ck = _read_run(run)
-    adata, train = _run_data(run, cfg)
+    adata, train = load_run_data(run, cfg)
     if ck['kind'] == 'pickle': return unpickle_model(ck['model'], train)
     return _fit_in_run(run, cfg, adata, train, ck['state'], callbacks)
 
 def load_run(run) -> PerturbationModel:
     "The fitted model of a run folder (a torch run not finished: the model at its last checkpoint, with a warning)."
     run, cfg, ck = _read_run(run)
-    adata, train = _run_data(run, cfg)
+    adata, train = load_run_data(run, cfg)
     if ck['kind'] == 'pickle': return unpickle_model(ck['model'], train)
     if not ck['done']: warnings.warn(f"{run.name} stopped at epoch {ck['state']['epoch']}: loading that checkpoint (resume_run finishes it)")
     model = build_model(cfg['model'], cfg['params'], adata)
