@@ -25,7 +25,7 @@ def next_version(*roots, prefix:str='v') -> str:
     return f'{prefix}{max(taken, default=0) + 1}'
 
 # %% ../nbs/07c_pipeline.ipynb #61ef9b8c
-def run_pipeline(data=DEMO_DIR, # a challenge folder; the built-in demo folder is simulated if it is missing
+def run_pipeline(data=DEMO_DIR, # a challenge folder; the built-in demo folder (only it) is simulated if it is missing
                  model:str='coexpression_tuned', # registry or preset name of the model to train and submit (`vcc.train.REGISTRY`, `PRESETS`)
                  params:dict|None=None, # its parameters
                  compare=('pert_mean', 'linear', 'kernel_ridge'), # models cross-validated beside it
@@ -34,8 +34,8 @@ def run_pipeline(data=DEMO_DIR, # a challenge folder; the built-in demo folder i
                  packer:str='auto', seed:int=0, report:bool=True, progress:bool=True) -> dict:
     "Data, train, cross-validate, submit, report; returns the folders (and the leaderboard) it wrote."
     data = Path(data)
-    if data == Path(DEMO_DIR) or not ChallengeFolder(data).training.exists(): prepare_demo(data, seed=seed, progress=progress)
-    else: validate_challenge_folder(data)
+    if data == Path(DEMO_DIR): prepare_demo(data, seed=seed, progress=progress)   # simulated if missing, then validated
+    else: validate_challenge_folder(data)  # a user's folder: a missing or broken file is an error, never replaced by simulated data
     run = train_run(model, params or {}, data=str(data), runs_dir=runs, seed=seed)
     cv = cross_validate_run(run, compare, n_folds=n_folds, seed=seed, progress=progress)
     version = version or next_version(submissions, reports)
