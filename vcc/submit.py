@@ -16,7 +16,7 @@ from .data import (PERT_COL, CONTROL_LABEL, CELL_CAPS, DataError, ChallengeFolde
 from .models import CELL_RULES, PerturbationModel, scale_to_mean
 from .metrics import looks_lognorm
 from .evaluate import exploit_flags, read_run_cv
-from .train import load_run
+from .train import load_run, read_run_config
 
 # %% auto #0
 __all__ = ['BLOCKING_FLAGS', 'VCC_MEMBERS', 'PREP_RSS_PER_BYTE', 'SubmissionError', 'plan_cells', 'control_rows',
@@ -421,7 +421,7 @@ def submit_run(run, # a run folder written by `vcc.train.train_run`
     "`make_submission` for a training run folder: its model, the run's id, path and config, and its `cv/` record if it was cross-validated."
     run = Path(run)
     model = load_run(run)  # a folder without config.json or checkpoint.pt fails here, naming it
-    info = dict(id=run.name, path=str(run.resolve()), config=json.loads((run/'config.json').read_text()))
+    info = dict(id=run.name, path=str(run.resolve()), config=read_run_config(run))
     cv = read_run_cv(run) or {}
     kwargs = dict(scores=cv.get('leaderboard'), cv_results=cv.get('results'), cv_deltas=cv.get('deltas')) | kwargs
     return make_submission(model, folder, version, run=info, **kwargs)
