@@ -10,7 +10,7 @@ __all__ = ['ad', 'sp', 'PERT_COL', 'CONTROL', 'VCC_METRICS', 'looks_lognorm', 'n
            'synthetic_screen']
 
 # %% ../nbs/03_metrics.ipynb #1c16f491
-import math, os, warnings, sys, importlib, threading
+import math, os, warnings, sys, importlib, threading, gc, atexit, contextlib
 from pathlib import Path
 import numpy as np, pandas as pd, numba as nb
 
@@ -830,17 +830,41 @@ def _summarise(x,                # AnnData or h5ad path
     return groups, bulk, means, stat, pval
 
 # %% ../nbs/03_metrics.ipynb #fa44a52d
+_DESCRIBE = ['count', 'null_count', 'mean', 'std', 'min', '25%', '50%', '75%', 'max']
+
+def _describe(v):
+    "polars' `describe` of one float column without NaN or Inf: its 'nearest' quantiles take index floor((n-1)q + 0.5)."
+    v = np.sort(np.asarray(v, np.float64)); n = len(v)
+    if n == 0: return [0.0, 0.0] + [np.nan] * 7
+    q = [v[math.floor((n - 1) * p + 0.5)] for p in (0.25, 0.5, 0.75)]
+    return [float(n), 0.0, v.mean(), v.std(ddof=1) if n > 1 else np.nan, v[0], *q, v[-1]]
+
 def aggregate(results:pd.DataFrame):
     "cell-eval's agg_results table (polars `describe` of the metric columns: count, mean, std, quantiles...)."
-    import polars as pl
-    return pl.from_pandas(results.drop(columns='perturbation')).describe().to_pandas()
+    cols = results.drop(columns='perturbation')
+    if all(cols[c].dtype.kind == 'f' for c in cols) and np.isfinite(cols.to_numpy(np.float64)).all():
+        # polars' rules in numpy: importing polars costs ~0.3 s of a 5 s score (checked against polars below)
+        return pd.DataFrame({'statistic': _DESCRIBE, **{c: _describe(cols[c]) for c in cols}})
+    import polars as pl  # NaN, Inf or other dtypes: polars itself
+    return pl.from_pandas(cols).describe().to_pandas()
 
 def _warm_up():
-    "Load numba's machinery (its first kernel call imports scipy.linalg, ~0.5 s) and polars (~0.3 s), for a background thread."
+    "Load numba's machinery (its first kernel call imports scipy.linalg, ~0.5 s), for a background thread."
     _scan_floats(np.zeros(1, np.float32), 1e-3)
-    import polars
 
 # %% ../nbs/03_metrics.ipynb #fe2ebcd7
+_EXIT_HOOK = []
+
+@contextlib.contextmanager
+def _gc_paused():
+    "Context: Python's cyclic garbage collector off (scoring makes no reference cycles, and each sweep walks the whole numba/pandas heap:\n"
+    "~0.4 s of CPU a score); once per process, the heap frozen at exit so that interpreter shutdown skips its last sweep (~0.25 s)."
+    if not _EXIT_HOOK: _EXIT_HOOK.append(atexit.register(gc.freeze))
+    was = gc.isenabled(); gc.disable()
+    try: yield
+    finally:
+        if was: gc.enable()
+
 def score_prediction(pred,                       # predicted AnnData or h5ad path (controls included)
                      real,                       # real AnnData or h5ad path
                      pert_col=PERT_COL, control=CONTROL,
@@ -851,19 +875,20 @@ def score_prediction(pred,                       # predicted AnnData or h5ad pat
     if fdr_scope not in ('global', 'per_perturbation'):
         raise ValueError(f"fdr_scope={fdr_scope!r}: use 'global' or 'per_perturbation'.")
     threading.Thread(target=_warm_up, daemon=True).start()  # imports overlap the reads and kernels, which release the GIL
-    pm, rm = _stub(pred, pert_col, 'pred'), _stub(real, pert_col, 'real')
-    check_pair(pm, rm, pert_col, control)
-    bulk, ranked, pool = {}, {}, {}
-    for which, x, meta in (('real', real, rm), ('pred', pred, pm)):  # one side at a time: one matrix in memory
-        groups, bulk[which], means, stat, pval = _summarise(x, meta, which, pert_col, control, rm.var_names, chunk_nnz, pool)
-        de = _de_summary(means, stat, pval, groups, control, fdr_scope, fold_change_clip)
-        ranked[which] = _ranked_rows(de['fdr'], de['lfc'], 0.05)  # as `des` on the `de_table`s, without building them
-    pool.clear()
-    perts = pd.Index(_perturbations(bulk['real'], control), name='perturbation')
-    res = pd.concat([pd.Series(_overlap_at_n(ranked['real'], ranked['pred']), index=perts, name='overlap_at_N'),
-                     mae(bulk['pred'], bulk['real'], control), pds(bulk['pred'], bulk['real'], control)], axis=1)
-    res = res[VCC_METRICS].reset_index()
-    return res, aggregate(res)
+    with _gc_paused():
+        pm, rm = _stub(pred, pert_col, 'pred'), _stub(real, pert_col, 'real')
+        check_pair(pm, rm, pert_col, control)
+        bulk, ranked, pool = {}, {}, {}
+        for which, x, meta in (('real', real, rm), ('pred', pred, pm)):  # one side at a time: one matrix in memory
+            groups, bulk[which], means, stat, pval = _summarise(x, meta, which, pert_col, control, rm.var_names, chunk_nnz, pool)
+            de = _de_summary(means, stat, pval, groups, control, fdr_scope, fold_change_clip)
+            ranked[which] = _ranked_rows(de['fdr'], de['lfc'], 0.05)  # as `des` on the `de_table`s, without building them
+        pool.clear()
+        perts = pd.Index(_perturbations(bulk['real'], control), name='perturbation')
+        res = pd.concat([pd.Series(_overlap_at_n(ranked['real'], ranked['pred']), index=perts, name='overlap_at_N'),
+                         mae(bulk['pred'], bulk['real'], control), pds(bulk['pred'], bulk['real'], control)], axis=1)
+        res = res[VCC_METRICS].reset_index()
+        return res, aggregate(res)
 
 # %% ../nbs/03_metrics.ipynb #a74f8b74
 def _pert_counts(pert_counts, pert_col, control, counts_col):
