@@ -50,6 +50,16 @@ def _scan_floats(v, eps):
         if not frac and x - np.trunc(x) > eps: frac = True
     return True, vmin, vmax, frac
 
+@nb.njit(parallel=True, cache=True, nogil=True)
+def _scan_floats_par(v, eps, T):
+    "`_scan_floats` on `T` threads, each over a slice, their statistics merged."
+    n, T = v.shape[0], max(T, 1)
+    fin, fr = np.ones(T, dtype=np.bool_), np.zeros(T, dtype=np.bool_)
+    lo, hi = np.full(T, np.inf), np.full(T, -np.inf)
+    for t in nb.prange(T):
+        fin[t], lo[t], hi[t], fr[t] = _scan_floats(v[t * n // T:(t + 1) * n // T], eps)
+    return fin.all(), lo.min(), hi.max(), fr.any()
+
 # %% ../nbs/03_metrics.ipynb #5ca1ab1e
 def _merge_stats(a, b):
     "Statistics (finite, min, max, fractional) of two parts of the values, combined."
@@ -747,7 +757,7 @@ def _h5_layout(path,           # h5ad file
         bounds = _chunking(indptr, codes, chunk_nnz, len(colmap))
         width = max(int(indptr[r1] - indptr[r0]) for r0, r1 in bounds)
         bufs = [(np.empty(width, dt), None if d.dtype == dt else np.empty(width, d.dtype), np.empty(width, ix.dtype)) for _ in range(2)]
-        def read(rows, slot, indices=True, scan=True, copy=False):  # runs on the prefetch thread: read, cast, check the values
+        def read(rows, slot, indices=True, copy=False):  # runs on the prefetch thread: read and cast (the checks run on the kernels' threads)
             (r0, r1), (x, raw, idx) = rows, bufs[slot]
             k0, k1 = int(indptr[r0]), int(indptr[r1])
             n, v, iv = k1 - k0, x[:0], idx[:0]
@@ -761,24 +771,26 @@ def _h5_layout(path,           # h5ad file
                 else: d.read_direct(raw, np.s_[k0:k1], np.s_[:n]); x[:n] = raw[:n]
                 if indices: ix.read_direct(idx, np.s_[k0:k1], np.s_[:n])
                 v, iv = x[:n], idx[:n]
-            return r0, r1, indptr[r0:r1 + 1] - k0, v, iv, _scan_floats(v, 1e-3) if scan else None
+            return r0, r1, indptr[r0:r1 + 1] - k0, v, iv
         def release(r0, r1):
             if md is not None: md.release(int(indptr[r0]), int(indptr[r1])); mi.release(int(indptr[r0]), int(indptr[r1]))
-        stats, scale, checked = read(bounds[0], 0, False)[5], None, False
+        T = nb.get_num_threads()
+        scan = lambda v: _scan_floats_par(v, 1e-3, T)  # finite, min, max, fractional: on all threads, not the reader's one
+        stats, scale, checked = scan(read(bounds[0], 0, False)[3]), None, False
         if not stats[3]:  # no fractional value in the first chunk: likely counts, whose normalisation needs every row total first
             totals = np.empty(len(indptr) - 1, dt)
             faulter = threading.Thread(target=_prefault, args=(_buffer(pool, int(indptr[-1]) * dt.itemsize),))
             faulter.start()  # map the layout's memory while this pass reads
-            for r0, r1, lp, x, _, st in _prefetch(lambda rows, slot: read(rows, slot, False), bounds):
-                stats = _merge_stats(stats, st)
+            for r0, r1, lp, x, _ in _prefetch(lambda rows, slot: read(rows, slot, False), bounds):
+                stats = _merge_stats(stats, scan(x))
                 totals[r0:r1] = _csr_row_totals(lp, x)
                 release(r0, r1)
             checked = True
             faulter.join()
             if not _lognorm_verdict(*stats): scale = _row_scale(totals)
         lay = _Layout(n_groups, len(colmap), indptr[-1], dt, pool)
-        for r0, r1, lp, x, idx, st in _prefetch(lambda rows, slot: read(rows, slot, True, not checked, scale is not None), bounds):
-            if not checked: stats = _merge_stats(stats, st)  # one pass: log1p data is checked as it goes
+        for r0, r1, lp, x, idx in _prefetch(lambda rows, slot: read(rows, slot, True, scale is not None), bounds):
+            if not checked: stats = _merge_stats(stats, scan(x))  # one pass: log1p data is checked as it goes
             if scale is not None:
                 _divide_rows(lp, x, scale[r0:r1]); np.log1p(x, out=x)  # exactly `_normalise_counts`, a chunk at a time
             lay.add(lp, idx, x, codes[r0:r1], colmap)
