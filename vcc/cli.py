@@ -71,14 +71,14 @@ def cmd_evaluate(args) -> int:
     from vcc.train import build_model, load_training
     from vcc.evaluate import cross_validate, cross_validate_run, evaluate_on_truth, leaderboard, save_leaderboard
     if args.run:
-        board = cross_validate_run(args.run, [m for m in args.models.split(',') if m], n_folds=args.folds, seed=args.seed, overwrite=args.overwrite)['leaderboard']
+        board = cross_validate_run(args.run, [m for m in args.models.split(',') if m], n_folds=args.folds, seed=args.seed, repeats=args.repeats, overwrite=args.overwrite)['leaderboard']
         _print_board(board)
         print(f"\nwrote {Path(args.run)/'cv'} (vcc submit --run {args.run} keeps it with the version)")
         return 0
     adata, _ = load_training(str(args.data))
     factories = {name: functools.partial(build_model, m, p, adata) for name, (m, p) in _model_specs(args.models, args.params).items()}
     if args.truth: results = evaluate_on_truth(args.data, factories, split=args.truth, seed=args.seed)
-    else: results = cross_validate(adata, factories, n_folds=args.folds, seed=args.seed)
+    else: results = cross_validate(adata, factories, n_folds=args.folds, seed=args.seed, repeats=args.repeats)
     board = leaderboard(results)
     out = args.out or Path(args.runs)/f'leaderboard_{time.strftime("%Y%m%d_%H%M%S")}'
     paths = save_leaderboard(board, out, overwrite=args.overwrite)
@@ -141,6 +141,7 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument('--models', default='pert_mean,linear,kernel_ridge', help='comma-separated registry names (default: %(default)s)')
     e.add_argument('--params', help="per-model parameters as JSON: '{\"linear\": {\"n_components\": 5}}'")
     e.add_argument('--folds', type=int, default=5)
+    e.add_argument('--repeats', type=int, default=1, help='K-fold splits, fold seeds --seed, --seed + 1, ...: the mean over splits (default: %(default)s)')
     e.add_argument('--truth', choices=['validation', 'test'], help="score against the folder's held-out truth instead of CV")
     e.add_argument('--seed', type=int, default=0)
     e.add_argument('--runs', type=Path, default=Path('runs'))

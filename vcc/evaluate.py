@@ -164,32 +164,36 @@ def _deltas_adata(frames:list) -> ad.AnnData:
     X = np.vstack([d.to_numpy(np.float32) for _, _, d in frames])
     obs = pd.DataFrame({'model': [m for m, _, d in frames for _ in d.index], 'fold': [f for _, f, d in frames for _ in d.index],
                         PERT_COL: [p for _, _, d in frames for p in d.index]})
-    obs.index = (obs.model + '/' + obs[PERT_COL]).tolist()
+    names = obs.model + '/' + obs[PERT_COL]
+    obs.index = (names if names.is_unique else obs.model + '/' + obs.fold.astype(str) + '/' + obs[PERT_COL]).tolist()  # repeats: fold too
     return ad.AnnData(X, obs=obs, var=pd.DataFrame(index=frames[0][2].columns.astype(str)))
 
 def cross_validate(adata:ad.AnnData, # training screen, raw counts, challenge schema
                    models:dict|None=None, # name -> factory of an unfitted `PerturbationModel`
                    n_folds:int=5, seed:int=0,
+                   repeats:int=1, # K-fold splits, seeds `seed`, `seed + 1`...: the score moves a lot with the split on small screens
                    fdr_scope:str='global', # the 2025 leaderboard's DE scope
                    ceiling_seeds:tuple=(0, 1), # seeds of the replicate halves ((): skip the ceiling)
                    max_controls:int|None=None, # cap on control cells kept for drawing predicted cells
                    totals_key:str|None=None, # obs column of library sizes, for gene-subset screens
                    progress:bool=True,
                    return_deltas:bool=False): # also return the held-out predicted and real deltas (`model == 'real'`)
-    "Held-out-perturbation K-fold CV: per fold, model and held-out perturbation, the official and calibrated metrics."
+    "Held-out-perturbation K-fold CV, `repeats` times: per fold (numbered across repeats), model and held-out perturbation, the official and calibrated metrics."
+    if repeats < 1: raise ValueError(f'repeats={repeats}: give 1 or more K-fold splits')
     models = TRIVIAL_MODELS if models is None else models
     full = TrainingSet.from_adata(adata, max_controls=max_controls, seed=seed, totals_key=totals_key)
     labels = adata.obs[PERT_COL].astype(str)
     panel = full.perts
     out, deltas = [], []
-    for k, held in enumerate(tqdm(perturbation_folds(full.perts, n_folds, seed), desc='folds', disable=not progress)):
+    splits = [(r * n_folds + k, held) for r in range(repeats) for k, held in enumerate(perturbation_folds(full.perts, n_folds, seed + r))]
+    for k, held in tqdm(splits, desc='folds', disable=not progress):
         real = held_out_truth(adata, held)
         counts = counts_of(real)
         train = full.subset([p for p in full.perts if p not in set(held)])
         entries = {BASELINE: cell_mean_baseline(adata[~labels.isin(held).to_numpy()], counts)}
         for name, make in models.items():
             entries[name] = make().fit(train).predict_cells(counts, seed=seed)
-        out.append(_score_entries(entries, real, fdr_scope, ceiling_seeds, k, panel))
+        out.append(_score_entries(entries, real, fdr_scope, ceiling_seeds, k, panel).assign(repeat=k // n_folds))
         if return_deltas:
             deltas += [(name, k, pseudobulk_deltas(entries[name])) for name in models] + [('real', k, pseudobulk_deltas(normalise_log1p(real)))]
     results = pd.concat(out, ignore_index=True)
@@ -220,6 +224,15 @@ def _official(means:pd.Series, base:pd.Series) -> float:
 def _calibrated(means:pd.Series, base:pd.Series, ceil:pd.Series) -> float:
     return float(np.mean([scale_between(means[m], base[m], ceil[m]) for m in ('mae', 'overlap_at_N', 'pds_calibrated')]))
 
+def _bootstrap_rows(perts, n_boot:int, seed:int) -> np.ndarray:
+    "(n_boot, rows) row indices of bootstrap samples of perturbations: a perturbation scored in several repeats is drawn with all its rows."
+    codes, uniq = pd.factorize(np.asarray(perts))
+    counts = np.bincount(codes)
+    rng = np.random.default_rng(seed)
+    if (counts == 1).all() or len(set(counts)) > 1: return rng.integers(0, len(codes), (n_boot, len(codes)))
+    rows_of = np.argsort(codes, kind='stable').reshape(len(uniq), counts[0])  # every perturbation held out once per repeat
+    return rows_of[rng.integers(0, len(uniq), (n_boot, len(uniq)))].reshape(n_boot, -1)
+
 def leaderboard(results:pd.DataFrame, # `cross_validate` or `evaluate_on_truth` output
                 n_boot:int=1000, seed:int=0, ci:float=0.95) -> pd.DataFrame:
     "One row per model: metric means with bootstrap intervals, official score (x100), its place between baseline and ceiling, calibrated score."
@@ -227,14 +240,15 @@ def leaderboard(results:pd.DataFrame, # `cross_validate` or `evaluate_on_truth` 
     if BASELINE not in wide: raise ValueError(f'results hold no {BASELINE!r} rows: score the baseline with the models')
     keys = wide[BASELINE].index
     wide = {m: w.reindex(keys) for m, w in wide.items()}
-    boot = np.random.default_rng(seed).integers(0, len(keys), (n_boot, len(keys)))
+    boot = _bootstrap_rows(keys.get_level_values('perturbation'), n_boot, seed)
     lo, hi = (1 - ci) / 2 * 100, (1 + ci) / 2 * 100
     base, ceil = wide[BASELINE].mean(), wide.get(REPLICATE, wide[BASELINE]).mean()
     ceiling_score = _official(ceil, base) if REPLICATE in wide else np.nan
     rows = []
     for name, w in wide.items():
         means = w.mean()
-        row = {'model': name, 'n_perturbations': int(w.notna().all(1).sum())}
+        scored = w.notna().all(1)
+        row = {'model': name, 'n_perturbations': int(scored.groupby(level='perturbation').any().sum())}  # repeats count once
         for m in METRIC_BEST:
             bm = np.nanmean(w[m].to_numpy()[boot], axis=1)
             row.update({m: means[m], f'{m}_lo': np.percentile(bm, lo), f'{m}_hi': np.percentile(bm, hi)})
@@ -288,7 +302,7 @@ RUN_CV_FILES = {'leaderboard': 'leaderboard.csv', 'results': 'results.csv', 'del
 
 def cross_validate_run(run, # a run folder written by `vcc.train.train_run`
                        compare=('pert_mean',), # other registry names scored beside the run's model (default parameters)
-                       n_folds:int=5, seed:int=0, ceiling_seeds:tuple=(0, 1),
+                       n_folds:int=5, seed:int=0, ceiling_seeds:tuple=(0, 1), repeats:int=1, # K-fold splits (`cross_validate`)
                        overwrite:bool=False, # replace the run's earlier `cv/`?
                        progress:bool=True) -> dict:
     "Held-out-perturbation CV of a run's model and `compare`; writes `run/cv/` and returns leaderboard, results and deltas."
@@ -297,7 +311,7 @@ def cross_validate_run(run, # a run folder written by `vcc.train.train_run`
     adata, _ = load_run_data(run, cfg)
     models = {cfg['model']: functools.partial(build_model, cfg['model'], cfg['params'], adata)}
     models.update({m: functools.partial(build_model, m, {}, adata) for m in compare if m != cfg['model']})
-    results, deltas = cross_validate(adata, models, n_folds=n_folds, seed=seed, ceiling_seeds=ceiling_seeds, max_controls=cfg['max_controls'],
+    results, deltas = cross_validate(adata, models, n_folds=n_folds, seed=seed, repeats=repeats, ceiling_seeds=ceiling_seeds, max_controls=cfg['max_controls'],
                                      totals_key=cfg['totals_key'], progress=progress, return_deltas=True)
     board = leaderboard(results)
     save_leaderboard(board, run/'cv', overwrite=overwrite)
