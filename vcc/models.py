@@ -783,13 +783,15 @@ class CellTransitionModel(PerturbationModel):
 
 # %% ../nbs/04_models.ipynb #7d7ec6c8
 class EnsembleModel(PerturbationModel):
-    "Non-negative weights on member models' predicted deltas, chosen by K-fold CV over the training perturbations (held-out MAE)."
+    "Non-negative weights on member models' predicted deltas, chosen by K-fold CV over the training perturbations (held-out MAE), or equal (a bag of seeds)."
     name = 'ensemble'
     def __init__(self, members:dict, # name -> factory (a callable returning an unfitted `PerturbationModel`)
                  n_folds:int=3, # folds of the inner cross-validation over training perturbations
                  n_iter:int=30, # reweighting iterations of the L1 fit
+                 weights:str='cv', # 'cv': fitted on out-of-fold predictions; 'equal': the plain mean (no inner CV), e.g. of one model's seeds
                  seed:int=0):
-        self.members, self.n_folds, self.n_iter, self.seed = members, n_folds, n_iter, seed
+        if weights not in ('cv', 'equal'): raise ValueError(f"weights={weights!r}: use 'cv' or 'equal'")
+        self.members, self.n_folds, self.n_iter, self.weights, self.seed = members, n_folds, n_iter, weights, seed
 
     def _oof(self, train):
         "Out-of-fold predicted deltas of every member (members, perts, genes), and the true deltas."
@@ -804,6 +806,10 @@ class EnsembleModel(PerturbationModel):
         return D, train.deltas()
 
     def _fit(self, train):
+        if self.weights == 'equal':
+            self.weights_, self.cv_mae_ = pd.Series(1 / len(self.members), index=list(self.members), name='weight'), None
+            self.fitted_ = {n: make().fit(train) for n, make in self.members.items()}
+            return
         from scipy.optimize import nnls
         D, Y = self._oof(train)
         A, y = D.reshape(len(D), -1).T, Y.ravel()
