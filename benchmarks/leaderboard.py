@@ -27,6 +27,7 @@ MODELS = {'control': ('control', {}), 'pert_mean': ('pert_mean', {}), 'pert_mean
           'cell_transition': ('cell_transition', {'cells': True}),
           'cell_transition_l1': PRESETS['cell_transition_l1'],  # the pseudobulk L1 loss alone
           'cell_transition_tuned': PRESETS['cell_transition_tuned'],  # the same, wider, fewer axes, more steps
+          'cell_transition_bag': PRESETS['cell_transition_bag'],  # the mean of 3 seeds of cell_transition_tuned
           'ensemble': ('ensemble', ENSEMBLE),
           'coexpression': ('coexpression', {}),
           # parameters chosen by inner CV over the training knockdowns (`TunedModel`, MAE guard on unless said)
