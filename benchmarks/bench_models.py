@@ -26,7 +26,8 @@ ENSEMBLE = {'members': {'pert_mean+kd': ['pert_mean', {'knockdown': True}], 'lin
 MODELS = {'cell_mean': ('cell_mean', {}), 'pert_mean+kd': ('pert_mean', {'knockdown': True}), 'linear': ('linear', {}),
           'kernel_ridge': ('kernel_ridge', {}), 'knn': ('knn', {}), 'cell_transition': ('cell_transition', {}),
           'ensemble': ('ensemble', ENSEMBLE), 'coexpression': ('coexpression', {}),
-          'coexpression_tuned': ('tuned', {'model': 'coexpression', 'grid': COEX_GRID})}
+          'coexpression_tuned': ('tuned', {'model': 'coexpression', 'grid': COEX_GRID}),
+          'cell_transition_tuned': ('cell_transition_tuned', {}), 'cell_transition_bag': ('cell_transition_bag', {})}  # presets
 
 def rss_gb(): return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)
 
