@@ -318,7 +318,7 @@ def _buffer(pool, nbytes):
 
 _MADV_POPULATE_WRITE = 23  # Linux >= 5.14
 
-def _populate(buf):
+def _populate(buf, step=32 << 20):
     "Map every page of `buf` for writing without changing its contents (madvise MADV_POPULATE_WRITE, through ctypes, which releases\n"
     "the GIL), so kernels may write into it meanwhile; True if done. First touch of fresh memory is slow on a VM (~2 ms/MB here)."
     import ctypes, mmap
@@ -326,7 +326,9 @@ def _populate(buf):
     libc = ctypes.CDLL(None, use_errno=True)
     libc.madvise.argtypes, page = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int], mmap.PAGESIZE
     lo, hi = -(-buf.ctypes.data // page) * page, (buf.ctypes.data + buf.nbytes) // page * page
-    return hi <= lo or libc.madvise(lo, hi - lo, _MADV_POPULATE_WRITE) == 0  # older kernels: EINVAL, the kernels fault pages as they write
+    for a in range(lo, hi, step):  # a slice per call: the process's memory map stays free for others' (de)allocations between them
+        if libc.madvise(a, min(step, hi - a), _MADV_POPULATE_WRITE) != 0: return False  # older kernels: EINVAL; the kernels fault pages as they write
+    return True
 
 class _Layout:
     "The nonzeros of one side grouped by (group, gene) and in row order within each, filled one row chunk at a time."
