@@ -19,14 +19,13 @@ import argparse, json, pickle, resource, subprocess, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from leaderboard import COEX_GRID  # the grid the leaderboard tunes over
+from vcc.train import PRESETS  # the settings the leaderboard and the CLI know by name
 FULL = ROOT/'data'/'bench'/'full'/'adata_Training.h5ad'
 ENSEMBLE = {'members': {'pert_mean+kd': ['pert_mean', {'knockdown': True}], 'linear': ['linear', {}], 'kernel_ridge': ['kernel_ridge', {}]}, 'n_folds': 3}
 MODELS = {'cell_mean': ('cell_mean', {}), 'pert_mean+kd': ('pert_mean', {'knockdown': True}), 'linear': ('linear', {}),
           'kernel_ridge': ('kernel_ridge', {}), 'knn': ('knn', {}), 'cell_transition': ('cell_transition', {}),
           'ensemble': ('ensemble', ENSEMBLE), 'coexpression': ('coexpression', {}),
-          'coexpression_tuned': ('tuned', {'model': 'coexpression', 'grid': COEX_GRID}),
+          'coexpression_tuned': PRESETS['coexpression_tuned'],
           'cell_transition_tuned': ('cell_transition_tuned', {}), 'cell_transition_bag': ('cell_transition_bag', {})}  # presets
 
 def rss_gb(): return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)
