@@ -778,8 +778,24 @@ class CellTransitionModel(PerturbationModel):
         return out
 
     def __getstate__(self):
-        "Pickles without the raw screen (`cells`)."
-        return {k: v for k, v in self.__dict__.items() if k not in ('_cells', '_callbacks', '_resume')}
+        "Pickles without the raw screen (`cells`); network, optimiser and RNG go as `training_state()` (the network's class is local)."
+        d = {k: v for k, v in self.__dict__.items() if k not in ('_cells', '_callbacks', '_resume', 'net_', 'opt_', 'gen_')}
+        if 'net_' in self.__dict__: d['_state'] = self.training_state()
+        return d
+
+    def __setstate__(self, d):
+        import torch
+        d = dict(d); state = d.pop('_state', None)
+        self.__dict__.update(d)
+        self._cells, self._callbacks, self._resume = None, (), None
+        if state is None: return
+        rng = torch.get_rng_state()  # the network's initialisation and the saved state would move the caller's random state
+        self.net_ = _make_net(len(self.sel_), self.F_.shape[1], self.hidden, np.zeros(len(self.sel_))).to(self.dev_)
+        self.opt_ = torch.optim.AdamW(self.net_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        self.gen_ = torch.Generator(device='cpu')
+        self.load_training_state(state)
+        torch.set_rng_state(rng)
+        self.net_.eval()
 
 # %% ../nbs/04_models.ipynb #7d7ec6c8
 class EnsembleModel(PerturbationModel):
