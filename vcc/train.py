@@ -130,11 +130,12 @@ def _fit_in_run(run:Path, cfg:dict, adata, train, resume:dict|None, callbacks) -
 
 def _write_report(run:Path, cfg:dict, model, seconds:float):
     hist = getattr(model, 'history_', [])
-    lines = [f"# Run `{run.name}`", '', f"- model: `{model!r}`"[:400], f"- data: `{json.dumps(cfg['data'])}`", f"- seed: {cfg['seed']}",
+    lines = [f"# Run `{run.name}`", '', f"- model: `{' '.join(repr(model).split())[:400]}`", f"- data: `{json.dumps(cfg['data'])}`", f"- seed: {cfg['seed']}",
              f"- fit time (this session): {seconds:.1f} s", f"- vcc {cfg['vcc_version']}, torch {cfg['torch_version']}"]
     if hist: lines += [f"- epochs: {hist[-1]['epoch']}; final loss " + ', '.join(f'{k} {v:.4f}' for k, v in hist[-1].items() if k != 'epoch')]
     if hasattr(model, 'weights_'):
-        lines += ['', '| member | weight | inner-CV MAE |', '|---|---|---|'] + [f'| {n} | {w:.3f} | {model.cv_mae_[n]:.4f} |' for n, w in model.weights_.items()]
+        cv = getattr(model, 'cv_mae_', None)  # None: equal weights, no inner CV
+        lines += ['', '| member | weight | inner-CV MAE |', '|---|---|---|'] + [f"| {n} | {w:.3f} | {'-' if cv is None else f'{cv[n]:.4f}'} |" for n, w in model.weights_.items()]
     (run/'report.md').write_text('\n'.join(lines) + '\n')
 
 def train_run(model_name:str, # a key of `REGISTRY`
