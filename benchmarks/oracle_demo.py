@@ -64,17 +64,17 @@ def main(argv=None):
     p.add_argument('--ceiling-seeds', default='0,1')
     p.add_argument('--out', type=Path, help='folder for leaderboard.csv/.md/.png')
     a = p.parse_args(argv)
-    from vcc.data import make_screen_model, ChallengeFolder, read_obs_var
+    from vcc.data import make_screen_model, ChallengeFolder
     from vcc.metrics import normalise_log1p
     from vcc.evaluate import evaluate_on_truth, leaderboard, save_leaderboard, REPLICATE
     from vcc.train import build_model
     t0 = time.time()
     cf = ChallengeFolder(a.data)
     truth_effects = ad.read_h5ad(cf.effects)
-    model = make_screen_model(seed=int(ad.read_h5ad(cf.training, backed='r').uns.get('seed', 0)))
+    train = ad.read_h5ad(cf.training)
+    model = make_screen_model(seed=int(train.uns.get('seed', 0)))
     if not (list(model.perts.index) == list(truth_effects.obs_names) and np.allclose(model.effects, truth_effects.layers['downstream'])):
         raise SystemExit(f'{a.data} was not simulated with make_screen_model\'s default sizes: the oracles would not know its truth.')
-    train = ad.read_h5ad(cf.training)
     controls = normalise_log1p(train[train.obs.target_gene == 'non-targeting'].copy())
     controls = ad.AnnData(controls.X, obs=controls.obs[['target_gene']], var=controls.var[[]])
     predictions = {f'oracle_{k}': oracle_cells(oracle_model(model, 'validation', k), 'validation', controls, a.draw_seed)
