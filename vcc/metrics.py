@@ -10,7 +10,7 @@ __all__ = ['ad', 'sp', 'PERT_COL', 'CONTROL', 'VCC_METRICS', 'looks_lognorm', 'n
            'synthetic_screen']
 
 # %% ../nbs/03_metrics.ipynb #1c16f491
-import math, os, warnings, sys, importlib, threading, gc, atexit, contextlib
+import math, os, warnings, sys, importlib, threading, gc, atexit, contextlib, types
 from pathlib import Path
 import numpy as np, pandas as pd, numba as nb
 
@@ -28,6 +28,14 @@ def _is_anndata(x):
 # numba's OpenMP layer took ~8 ms to start each parallel kernel on the shared 2-core machine, its workqueue layer 0.06 ms;
 # the scorer starts a few hundred. Only this module's main thread launches kernels, which is all workqueue supports.
 if 'NUMBA_THREADING_LAYER' not in os.environ: nb.config.THREADING_LAYER = 'workqueue'
+
+def _serial_kernel(f):
+    "A single-threaded copy of the parallel numba kernel `f` (its `prange` loops run in order), cached under its own name: the workqueue\n"
+    "layer cannot run parallel kernels from two threads at once, these can (the scorer reads the two sides at once on two threads)."
+    py = f.py_func
+    g = types.FunctionType(py.__code__, py.__globals__, py.__name__ + '_serial', py.__defaults__, py.__closure__)
+    g.__qualname__, g.__doc__, g.__module__ = py.__qualname__ + '_serial', py.__doc__, py.__module__  # the qualname keys numba's cache
+    return nb.njit(cache=True, nogil=True)(g)
 
 # %% ../nbs/03_metrics.ipynb #c6619bcd
 PERT_COL, CONTROL = 'target_gene', 'non-targeting'
@@ -59,6 +67,8 @@ def _scan_floats_par(v, eps, T):
     for t in nb.prange(T):
         fin[t], lo[t], hi[t], fr[t] = _scan_floats(v[t * n // T:(t + 1) * n // T], eps)
     return fin.all(), lo.min(), hi.max(), fr.any()
+
+_scan_floats_serial = _serial_kernel(_scan_floats_par)
 
 # %% ../nbs/03_metrics.ipynb #5ca1ab1e
 def _merge_stats(a, b):
@@ -99,6 +109,30 @@ def _csr_row_totals(indptr, data):
         for k in range(indptr[i], indptr[i + 1]): s += data[k]
         out[i] = s
     return out
+
+@nb.njit(parallel=True, cache=True, nogil=True)
+def _csr_row_totals_checked(indptr, data, eps, T):
+    "`_csr_row_totals` and `_scan_floats_par`'s statistics (finite, min, max, fractional) in one read of `data`, on `T` threads."
+    n, T = indptr.shape[0] - 1, max(T, 1)
+    out = np.zeros(n, dtype=data.dtype)
+    fin, fr = np.ones(T, dtype=np.bool_), np.zeros(T, dtype=np.bool_)
+    lo, hi = np.full(T, np.inf), np.full(T, -np.inf)
+    for t in nb.prange(T):
+        f, vmin, vmax, frac = True, np.inf, -np.inf, False
+        for i in range(t * n // T, (t + 1) * n // T):
+            s = 0.0
+            for k in range(indptr[i], indptr[i + 1]):
+                x = data[k]
+                s += x
+                if not np.isfinite(x): f = False
+                if x < vmin: vmin = x
+                if x > vmax: vmax = x
+                if not frac and x - np.trunc(x) > eps: frac = True
+            out[i] = s
+        fin[t], lo[t], hi[t], fr[t] = f, vmin, vmax, frac
+    return out, (fin.all(), lo.min(), hi.max(), fr.any())
+
+_csr_row_totals_checked_serial = _serial_kernel(_csr_row_totals_checked)
 
 # %% ../nbs/03_metrics.ipynb #3dce50e8
 @nb.njit(parallel=True, cache=True, nogil=True)
@@ -248,38 +282,68 @@ def pds(pred_bulk:pd.DataFrame, real_bulk:pd.DataFrame, control=CONTROL):
     return pd.Series(out, index=pd.Index(perts, name='perturbation'), name='discrimination_score_l1')
 
 # %% ../nbs/03_metrics.ipynb #5af245fc
-def _row_bounds(indptr, chunk_nnz):
-    "Row ranges [r0, r1) of a CSR matrix holding at most `chunk_nnz` stored values each (or one row)."
-    n, out, r0 = len(indptr) - 1, [], 0
-    while r0 < n:
-        r1 = min(max(int(np.searchsorted(indptr, indptr[r0] + chunk_nnz, 'right')) - 1, r0 + 1), n)
-        out.append((r0, r1)); r0 = r1
+def _row_bounds(indptr, chunk_nnz, cuts=()):
+    "Row ranges [r0, r1) of a CSR matrix holding at most `chunk_nnz` stored values each (or one row). A row holding a `cuts` position\n"
+    "(a stored value where the file's storage jumps) inside it gets a range of its own, so no other range spans one."
+    n, split = len(indptr) - 1, {0, len(indptr) - 1}
+    for e in cuts:
+        r = int(np.searchsorted(indptr, e, 'right')) - 1
+        if 0 <= r < n: split.update((r, r + 1) if indptr[r] < e else (r,))
+    out, edges = [], sorted(split)
+    for a, b in zip(edges, edges[1:]):
+        r0 = a
+        while r0 < b:
+            r1 = min(max(int(np.searchsorted(indptr, indptr[r0] + chunk_nnz, 'right')) - 1, r0 + 1), b)
+            out.append((r0, r1)); r0 = r1
     return out
 
-def _chunking(indptr, codes, chunk_nnz, n_genes, max_table_bytes=64 << 20):
-    "Row chunks of about `chunk_nnz` values, made larger until their (chunk, group) segment tables fit in `max_table_bytes`."
-    while True:  # cells sorted by group give about one (chunk, group) pair a chunk; shuffled cells up to one per group
-        bounds = _row_bounds(indptr, chunk_nnz)
-        pairs = sum(len(np.unique(codes[r0:r1])) for r0, r1 in bounds)
-        if pairs * (n_genes + 1) * 4 <= max_table_bytes or len(bounds) == 1: return bounds
-        chunk_nnz *= 2
+def _chunking(indptr, codes, chunk_nnz, n_genes, max_table_bytes=64 << 20, cuts=()):
+    "Row chunks of about `chunk_nnz` values, made larger until their (chunk, group) segment tables fit in `max_table_bytes`; the\n"
+    "`cuts` are kept out of chunks (`_row_bounds`) unless the tables cannot fit then."
+    nnz = int(indptr[-1])
+    for cc in ((cuts, ()) if len(cuts) else ((),)):
+        size = chunk_nnz
+        while True:  # cells sorted by group give about one (chunk, group) pair a chunk; shuffled cells up to one per group
+            bounds = _row_bounds(indptr, size, cc)
+            pairs = sum(len(np.unique(codes[r0:r1])) for r0, r1 in bounds)
+            if pairs * (n_genes + 1) * 4 <= max_table_bytes or len(bounds) == 1: return bounds
+            if size >= nnz: break
+            size *= 2
+    return bounds
 
 # %% ../nbs/03_metrics.ipynb #bcfb9d39
 @nb.njit(parallel=True, cache=True, nogil=True)
-def _scatter_chunk(indptr, indices, data, codes, colmap, g_lo, n_loc, n_genes, out, base, T):
-    "Scatter the nonzeros of CSR rows (`indptr` into `indices`/`data`, groups `codes`, gene `colmap[index]`) into `out[base:]`, ordered by (group, gene) and by row within; returns the segment starts (local group, gene), relative to `base`; `T` threads."
+def _scatter_chunk(indptr, start, indices, data, codes, g_lo, n_loc, s0, n_genes, out, base, T, check=False, eps=1e-3, row_scale=None):
+    "Scatter the nonzeros of CSR rows whose stored gene index is in [s0, s0 + n_genes) (row i: `indices`/`data` from `start[i]` to\n"
+    "`indptr[i + 1]`, group `codes[i]`) into `out[base:]`, ordered by (local group, gene) and by row within, each divided by its row's\n"
+    "`row_scale` if given. Returns the segment starts (local group, gene) relative to `base`; `_scan_floats`' statistics of the values read\n"
+    "if `check`; where each row's values past the range begin (meaningful if the indices are sorted); whether they are; `T` threads."
     n_rows = indptr.shape[0] - 1
     T = max(min(T, n_rows), 1)
     n_seg = n_loc * n_genes
     cnt, unsorted = np.zeros((T, n_seg), dtype=np.int64), np.zeros(T, dtype=np.bool_)
+    stop = indptr[1:].copy()
+    fin, fr = np.ones(T, dtype=np.bool_), np.zeros(T, dtype=np.bool_)
+    lo, hi = np.full(T, np.inf), np.full(T, -np.inf)
     for t in nb.prange(T):  # each thread counts then scatters its own rows, so rows stay in order within a segment
+        f, vmin, vmax, frac = True, np.inf, -np.inf, False
         for i in range(t * n_rows // T, (t + 1) * n_rows // T):
-            o, prev = (codes[i] - g_lo) * n_genes, -1
-            for k in range(indptr[i], indptr[i + 1]):
-                j = colmap[indices[k]]
-                if j <= prev: unsorted[t] = True
-                prev = j
-                if data[k] != 0: cnt[t, o + j] += 1
+            o, prev, e = (codes[i] - g_lo) * n_genes, -1, indptr[i + 1]
+            for k in range(start[i], e):
+                ix = indices[k]
+                if ix <= prev: unsorted[t] = True
+                prev = ix
+                j = ix - s0
+                x = data[k]
+                if check:
+                    if not np.isfinite(x): f = False
+                    if x < vmin: vmin = x
+                    if x > vmax: vmax = x
+                    if not frac and x - np.trunc(x) > eps: frac = True
+                if j >= n_genes:
+                    if k < stop[i]: stop[i] = k
+                elif j >= 0 and x != 0: cnt[t, o + j] += 1
+        fin[t], lo[t], hi[t], fr[t] = f, vmin, vmax, frac
     ptr = np.empty((n_loc, n_genes + 1), dtype=np.int64)
     run = 0
     for q in range(n_loc):
@@ -293,20 +357,25 @@ def _scatter_chunk(indptr, indices, data, codes, colmap, g_lo, n_loc, n_genes, o
     block = max(256, 4096 // n_loc)  # genes written per sweep: their write positions stay in the L2 cache
     for t in nb.prange(T):
         r0, r1 = t * n_rows // T, (t + 1) * n_rows // T
-        cur = indptr[r0:r1].copy()  # sorted rows: where each row's next gene block starts
+        cur = start[r0:r1].copy()  # sorted rows: where each row's next gene block starts
         for b1 in range(block, n_genes + block, block):
+            top = min(b1, n_genes)
             for i in range(r0, r1):
                 o = (codes[i] - g_lo) * n_genes
-                k, e = (cur[i - r0], indptr[i + 1]) if sorted_rows else (indptr[i], indptr[i + 1])
+                k, e = (cur[i - r0], stop[i]) if sorted_rows else (start[i], indptr[i + 1])
                 while k < e:
-                    j = colmap[indices[k]]
-                    if sorted_rows and j >= b1: break
-                    if j >= b1 - block and j < b1 and data[k] != 0:
+                    j = indices[k] - s0
+                    if sorted_rows and j >= top: break
+                    if j >= b1 - block and j < top and data[k] != 0:
                         s = o + j
-                        out[base + cnt[t, s]] = data[k]; cnt[t, s] += 1
+                        if row_scale is None: out[base + cnt[t, s]] = data[k]
+                        else: out[base + cnt[t, s]] = data[k] / row_scale[i]  # as `_divide_rows`
+                        cnt[t, s] += 1
                     k += 1
                 cur[i - r0] = k
-    return ptr
+    return ptr, (fin.all(), lo.min(), hi.max(), fr.any()), stop, sorted_rows
+
+_scatter_chunk_serial = _serial_kernel(_scatter_chunk)
 
 # %% ../nbs/03_metrics.ipynb #d5318c0c
 def _buffer(pool, nbytes):
@@ -331,22 +400,29 @@ def _populate(buf, step=32 << 20):
     return True
 
 class _Layout:
-    "The nonzeros of one side grouped by (group, gene) and in row order within each, filled one row chunk at a time."
-    def __init__(self, n_groups, n_genes, capacity, dtype, pool=None):  # `pool`: a dict whose buffer the next side reuses
-        self.n_groups, self.n_genes, self.used, capacity, dtype = n_groups, n_genes, 0, max(int(capacity), 1), np.dtype(dtype)
+    "The nonzeros of one side's stored genes [s0, s0 + n_genes) grouped by (group, gene) and in row order within each, filled one row chunk at a time."
+    def __init__(self, n_groups, n_genes, capacity, dtype, pool=None, s0=0, serial=False):  # `pool`: a dict whose buffer the next layout reuses
+        self.n_groups, self.n_genes, self.s0, self.used, self.serial = n_groups, n_genes, s0, 0, serial  # serial: one thread
+        capacity, dtype = max(int(capacity), 1), np.dtype(dtype)
         self.vals = _buffer(pool, capacity * dtype.itemsize)[:capacity * dtype.itemsize].view(dtype)
         self._grp, self._base, self._ptr = [], [], []
 
-    def add(self, indptr, indices, data, codes, colmap):
-        "Scatter CSR rows (`indptr` into `indices`/`data`, groups `codes`, gene `colmap[index]`) after the values so far."
-        if len(codes) == 0: return
+    def add(self, indptr, indices, data, codes, start=None, check=False, row_scale=None):
+        "Scatter CSR rows (`indptr` into `indices`/`data`, read from `start` if given, groups `codes`) after the values so far, divided by\n"
+        "`row_scale` if given. Returns `_scan_floats`' statistics of what was read (if `check`), where each row's values past this layout's\n"
+        "genes begin, and whether the rows' indices are sorted (then those positions can start the next layout's read)."
+        indptr = np.asarray(indptr, dtype=np.int64)
+        start = indptr[:-1] if start is None else start
+        if len(codes) == 0: return (True, np.inf, -np.inf, False), start, True
         if self.used + int(indptr[-1] - indptr[0]) > len(self.vals): raise RuntimeError('_Layout: more values than its capacity.')
         lo = int(codes.min())
-        ptr = _scatter_chunk(np.asarray(indptr, dtype=np.int64), indices, data, codes, colmap, lo, int(codes.max()) - lo + 1,
-                             self.n_genes, self.vals, self.used, nb.get_num_threads())
+        scatter, T = (_scatter_chunk_serial, 1) if self.serial else (_scatter_chunk, nb.get_num_threads())
+        ptr, stats, stop, srt = scatter(indptr, start, indices, data, codes, lo, int(codes.max()) - lo + 1, self.s0, self.n_genes,
+                                        self.vals, self.used, T, check, 1e-3, row_scale)
         for q in np.flatnonzero(ptr[:, -1] > ptr[:, 0]):  # one (chunk, group) pair per group with values in this chunk
             self._grp.append(lo + q); self._base.append(self.used); self._ptr.append(ptr[q].astype(np.int32))
         self.used += int(ptr[-1, -1])
+        return stats, stop, srt
 
     def finish(self):
         "(values, base of each pair, its segment starts per gene, first pair of each group): pairs by group, then row order."
@@ -356,17 +432,17 @@ class _Layout:
         self._ptr = None
         return self.vals, np.array(self._base, dtype=np.int64)[order], ptr, gp
 
-def _memory_layout(X, codes, n_groups, colmap, chunk_nnz=1 << 24):
-    "A `_Layout` of an in-memory log1p matrix (CSR or dense) with genes moved by `colmap`, and whether it is sparse."
+def _memory_layout(X, codes, n_groups, chunk_nnz=1 << 24):
+    "A `_Layout` of all genes of an in-memory log1p matrix (CSR or dense), in its own gene order, and whether it is sparse."
     sparse = sp.issparse(X)
     if sparse: X = X.tocsr(); indptr = X.indptr
     else: X = np.ascontiguousarray(X); indptr = np.r_[0, np.cumsum(np.count_nonzero(X, axis=1))]
-    lay = _Layout(n_groups, len(colmap), indptr[-1], _stored_values(X).dtype)
-    for r0, r1 in _chunking(indptr, codes, chunk_nnz, len(colmap)):
-        if sparse: lay.add(X.indptr[r0:r1 + 1], X.indices, X.data, codes[r0:r1], colmap)
+    lay = _Layout(n_groups, X.shape[1], indptr[-1], _stored_values(X).dtype)
+    for r0, r1 in _chunking(indptr, codes, chunk_nnz, X.shape[1]):
+        if sparse: lay.add(X.indptr[r0:r1 + 1], X.indices, X.data, codes[r0:r1])
         else:
             c = sp.csr_matrix(X[r0:r1])
-            lay.add(c.indptr, c.indices, c.data, codes[r0:r1], colmap)
+            lay.add(c.indptr, c.indices, c.data, codes[r0:r1])
     return lay, sparse
 
 # %% ../nbs/03_metrics.ipynb #7ca3e942
@@ -394,8 +470,8 @@ def _digits(n, bits):
     return p, (bits + p - 1) // p if p else 0
 
 @nb.njit(cache=True)
-def _radix_sort_bits(a, b, lo, bits):
-    "Sort uint64 `a` by its bits [lo, lo+bits) (higher bits are zero): LSD radix, all digit histograms in one pass; `b` is scratch; returns the sorted one of the two."
+def _radix_sort_bits(a, b, lo, bits, base=0):
+    "Sort unsigned `a` by the bits [lo, lo+bits) of `a - base` (`base` <= every key; the higher bits are then zero): LSD radix, all digit histograms in one pass; `b` is scratch; returns the sorted one of the two."
     n = a.shape[0]
     if n < 128:
         a.sort()  # the bits below `lo` only order values inside a tie block, which the walk does not need
@@ -403,37 +479,35 @@ def _radix_sort_bits(a, b, lo, bits):
     p, w = _digits(n, bits)
     if p == 0: return a
     nd = 1 << w
-    mask = np.uint64(nd - 1)
+    mask, off = a.dtype.type(nd - 1), a.dtype.type(base)
     count = np.zeros((p, nd + 1), dtype=np.int64)
     for i in range(n):
-        v = a[i] >> np.uint64(lo)
-        for r in range(p): count[r, np.int64((v >> np.uint64(r * w)) & mask) + 1] += 1
+        v = (a[i] - off) >> a.dtype.type(lo)
+        for r in range(p): count[r, np.int64((v >> a.dtype.type(r * w)) & mask) + 1] += 1
     for r in range(p):
         if count[r].max() == n: continue  # every key shares this digit: nothing to move
         for d in range(nd): count[r, d + 1] += count[r, d]
-        shift = np.uint64(lo + r * w)
+        shift = a.dtype.type(lo + r * w)
         for i in range(n):
-            d = np.int64((a[i] >> shift) & mask)
+            d = np.int64(((a[i] - off) >> shift) & mask)
             b[count[r, d]] = a[i]; count[r, d] += 1
         a, b = b, a
     return a
 
 # %% ../nbs/03_metrics.ipynb #9c2e031d
 @nb.njit(cache=True)
-def _mwu_gene(srt, gbits, ctrl, m, sizes, below, rank_sum, tie_extra):
-    "Walk the tie blocks of one gene's sorted packed nonzeros (`m`: nonzeros per group): rank sums and tie terms of every group vs `ctrl`."
-    gmask, sh = np.uint64((1 << gbits) - 1), np.uint64(gbits)
-    tot, m_c, n_b = srt.shape[0], m[ctrl], sizes[ctrl]
-    below[:] = 0; rank_sum[:] = 0.0; tie_extra[:] = 0.0  # per group: its values below the current block
+def _mwu_gene(srt, gbits, ctrl, m, sizes, below2, rank_sum, tie_extra):
+    "Walk the tie blocks of one gene's sorted packed nonzeros (`m`: nonzeros per group): rank sums and tie terms of every group vs `ctrl`; returns the controls' tie term."
+    gmask, sh = srt.dtype.type((1 << gbits) - 1), srt.dtype.type(gbits)
+    tot = srt.shape[0]
+    below2[:] = 0; tie_extra[:] = 0.0  # per group: sum over its values of 2 x (controls below + half the tied controls)
     below_c, tie_c, i = 0, 0.0, 0
     while i < tot:
         key = srt[i] >> sh
-        if i + 1 == tot or (srt[i + 1] >> sh) != key:  # a value without ties (the usual case): k = t = 1
+        if i + 1 == tot or (srt[i + 1] >> sh) != key:  # a value without ties (the usual case)
             g = np.int64(srt[i] & gmask)
             if g == ctrl: below_c += 1
-            else:
-                rank_sum[g] += sizes[g] + n_b - m[g] - m_c + ((below[g] + below_c) + 1.0)
-                below[g] += 1
+            else: below2[g] += below_c + below_c
             i += 1
             continue
         j = i + 1
@@ -449,14 +523,15 @@ def _mwu_gene(srt, gbits, ctrl, m, sizes, below, rank_sum, tie_extra):
             while q + k <= j and np.int64(srt[q + k] & gmask) == g: k += 1
             if g != ctrl:
                 tt = k + c
-                nz = sizes[g] + n_b - m[g] - m_c
-                less = below[g] + below_c
-                rank_sum[g] += k * (nz + ((less + less + tt - 1) / 2.0 + 1.0))  # average rank of the block, x k
+                below2[g] += k * (below_c + below_c + c)
                 tie_extra[g] += (tt * tt * float(tt) - tt) - (c * c * float(c) - c)
-                below[g] += k
             q += k
         below_c += c
         i = j + 1
+    m_c, n_b = m[ctrl], sizes[ctrl]
+    for g in range(m.shape[0]):  # mid-ranks of g's nonzeros in g + controls: above all zeros, own ranks 1..m_g, plus controls below
+        mg = m[g]
+        rank_sum[g] = mg * (sizes[g] + n_b - mg - m_c + 1.0) + mg * (mg - 1) / 2.0 + below2[g] / 2.0
     return tie_c
 
 # %% ../nbs/03_metrics.ipynb #71a4a80f
@@ -466,6 +541,7 @@ def _de_pairs(vals, keys, base, ptr, gp, sizes, ctrl, scale, sparse_mean, means,
     n_groups, n_genes = sizes.shape[0], means.shape[1]
     gbits = 0
     while (1 << gbits) < n_groups: gbits += 1
+    narrow = keys.itemsize * 8 + gbits <= 64  # keys and group fit one uint64 as they are: pack while gathering
     n_chunks = min(n_genes, 256)
     for t in nb.prange(n_chunks):  # genes in chunks, so each chunk reuses its buffers
         j0, j1 = t * n_genes // n_chunks, (t + 1) * n_genes // n_chunks
@@ -475,13 +551,15 @@ def _de_pairs(vals, keys, base, ptr, gp, sizes, ctrl, scale, sparse_mean, means,
             for p in range(ptr.shape[0]): c += ptr[p, jj + 1] - ptr[p, jj]
             cap = max(cap, c)
         buf_a, buf_b = np.empty(cap, dtype=np.uint64), np.empty(cap, dtype=np.uint64)
-        m, below = np.zeros(n_groups, dtype=np.int64), np.zeros(n_groups, dtype=np.int64)
+        m, below2 = np.zeros(n_groups, dtype=np.int64), np.zeros(n_groups, dtype=np.int64)
         rank_sum, tie_extra = np.zeros(n_groups), np.zeros(n_groups)
+        gsh = np.uint64(gbits)
         for jj in range(j0, j1):
             tot = 0
             kmin, kmax = np.uint64(0), np.uint64(0)
             for g in range(n_groups):  # a group's values: its (chunk, group) pairs in row order
                 acc, acc64, mg = scale[g] - scale[g], 0.0, 0
+                gg = np.uint64(g)
                 for p in range(gp[g], gp[g + 1]):
                     s0, s1 = base[p] + ptr[p, jj], base[p] + ptr[p, jj + 1]
                     mg += s1 - s0
@@ -492,6 +570,7 @@ def _de_pairs(vals, keys, base, ptr, gp, sizes, ctrl, scale, sparse_mean, means,
                         key = np.uint64(keys[k])
                         if tot == 0 or key < kmin: kmin = key
                         if tot == 0 or key > kmax: kmax = key
+                        if narrow: buf_a[tot] = (key << gsh) | gg
                         tot += 1
                 m[g] = mg
                 if sparse_mean: means[g, jj] = acc
@@ -499,26 +578,30 @@ def _de_pairs(vals, keys, base, ptr, gp, sizes, ctrl, scale, sparse_mean, means,
                 sums[g, jj] = acc64
             bits = 0
             while bits < 64 and ((kmax - kmin) >> np.uint64(bits)) != 0: bits += 1
-            pos = 0
-            if bits + gbits <= 64:  # pack (key - min, group) in one uint64 and sort on the key bits only
-                for g in range(n_groups):
-                    for p in range(gp[g], gp[g + 1]):
-                        for k in range(base[p] + ptr[p, jj], base[p] + ptr[p, jj + 1]):
-                            buf_a[pos] = ((np.uint64(keys[k]) - kmin) << np.uint64(gbits)) | np.uint64(g); pos += 1
-            else:  # too wide to pack (float64 spanning many binades): pack the dense rank of each distinct value
-                kk = np.empty(tot, dtype=np.uint64)
-                for g in range(n_groups):
-                    for p in range(gp[g], gp[g + 1]):
-                        for k in range(base[p] + ptr[p, jj], base[p] + ptr[p, jj + 1]): kk[pos] = np.uint64(keys[k]); pos += 1
-                u = np.unique(kk)
-                bits = 0
-                while (np.uint64(u.shape[0]) >> np.uint64(bits)) != 0: bits += 1
+            off = kmin << gsh
+            if not narrow:
                 pos = 0
-                for g in range(n_groups):
-                    for q in range(m[g]):
-                        buf_a[pos] = (np.uint64(np.searchsorted(u, kk[pos])) << np.uint64(gbits)) | np.uint64(g); pos += 1
-            srt = _radix_sort_bits(buf_a[:tot], buf_b[:tot], gbits, bits)
-            tie_c = _mwu_gene(srt, gbits, ctrl, m, sizes, below, rank_sum, tie_extra)
+                if bits + gbits <= 64:  # pack (key - min, group) in one uint64 and sort on the key bits only
+                    off = np.uint64(0)
+                    for g in range(n_groups):
+                        for p in range(gp[g], gp[g + 1]):
+                            for k in range(base[p] + ptr[p, jj], base[p] + ptr[p, jj + 1]):
+                                buf_a[pos] = ((np.uint64(keys[k]) - kmin) << gsh) | np.uint64(g); pos += 1
+                else:  # too wide to pack (float64 spanning many binades): pack the dense rank of each distinct value
+                    off = np.uint64(0)
+                    kk = np.empty(tot, dtype=np.uint64)
+                    for g in range(n_groups):
+                        for p in range(gp[g], gp[g + 1]):
+                            for k in range(base[p] + ptr[p, jj], base[p] + ptr[p, jj + 1]): kk[pos] = np.uint64(keys[k]); pos += 1
+                    u = np.unique(kk)
+                    bits = 0
+                    while (np.uint64(u.shape[0]) >> np.uint64(bits)) != 0: bits += 1
+                    pos = 0
+                    for g in range(n_groups):
+                        for q in range(m[g]):
+                            buf_a[pos] = (np.uint64(np.searchsorted(u, kk[pos])) << gsh) | np.uint64(g); pos += 1
+            srt = _radix_sort_bits(buf_a[:tot], buf_b[:tot], gbits, bits, off)
+            tie_c = _mwu_gene(srt, gbits, ctrl, m, sizes, below2, rank_sum, tie_extra)
             m_c, n_b = m[ctrl], sizes[ctrl]
             for g in range(n_groups):
                 if g == ctrl: continue
@@ -531,6 +614,8 @@ def _de_pairs(vals, keys, base, ptr, gp, sizes, ctrl, scale, sparse_mean, means,
                 tie = float(nz) * float(nz) * float(nz) - float(nz) + (tie_c + tie_extra[g])
                 stat[g, jj], pval[g, jj] = _mwu_pvalue(R1, n_a, n_b, tie)
 
+_de_pairs_serial = _serial_kernel(_de_pairs)
+
 # %% ../nbs/03_metrics.ipynb #de0ede45
 def _layout_de(lay, sizes, ctrl, sparse_mean):
     "Group means (matrix dtype, pdex arithmetic), float64 group sums, MWU statistics and p-values (groups x genes) of a `_Layout`."
@@ -540,7 +625,7 @@ def _layout_de(lay, sizes, ctrl, sparse_mean):
     means, sums = np.zeros((n_groups, n_genes), dtype=dtype), np.zeros((n_groups, n_genes))
     stat, pval = np.full((n_groups, n_genes), np.nan), np.full((n_groups, n_genes), np.nan)
     keys = vals.view(np.uint32 if dtype.itemsize == 4 else np.uint64)
-    _de_pairs(vals, keys, base, ptr, gp, sizes.astype(np.int64), ctrl, scale, sparse_mean, means, sums, stat, pval)
+    (_de_pairs_serial if lay.serial else _de_pairs)(vals, keys, base, ptr, gp, sizes.astype(np.int64), ctrl, scale, sparse_mean, means, sums, stat, pval)
     return means, sums, stat, pval
 
 def _de_arrays(X,                # log1p cells x genes (CSR or dense)
@@ -548,7 +633,7 @@ def _de_arrays(X,                # log1p cells x genes (CSR or dense)
                n_groups, ctrl,   # number of groups, index of the control group
                chunk_nnz=1 << 24): # stored values per row chunk of the layout
     "Group means (matrix dtype, pdex arithmetic), MWU statistics and p-values (groups x genes) of every group vs `ctrl`."
-    lay, sparse = _memory_layout(X, codes, n_groups, np.arange(X.shape[1]), chunk_nnz)
+    lay, sparse = _memory_layout(X, codes, n_groups, chunk_nnz)
     means, _, stat, pval = _layout_de(lay, np.bincount(codes, minlength=n_groups), ctrl, sparse)
     return means, stat, pval
 
@@ -746,34 +831,50 @@ class _Mapped:
             i += 1
 
 # %% ../nbs/03_metrics.ipynb #94257409
-def _h5_layout(path,           # h5ad file
-               codes, n_groups, # group index of every cell, number of groups
-               colmap,         # where each stored gene goes in the output order
-               chunk_nnz=1 << 21, # stored values per row chunk read
-               pool=None):     # buffers to reuse (`_Layout`)
-    "A `_Layout` of an h5ad's CSR `X` in log1p space, read in row chunks and normalised on the way if it holds counts; None if X is not CSR."
+def _h5_csr_size(path):
+    "(stored values, their dtype) of an h5ad's X if it is a CSR matrix, else None."
+    import h5py
+    with h5py.File(path, 'r') as f:
+        g = f.get('X')
+        if not isinstance(g, h5py.Group) or g.attrs.get('encoding-type') != 'csr_matrix': return None
+        return int(g['data'].shape[0]), g['data'].dtype
+
+def _gene_blocks(indices, n_vars, n_blocks):
+    "Edges of `n_blocks` ranges of stored gene indices holding about equal numbers of `indices` (a sample of the stored values' genes)."
+    cum = np.cumsum(np.bincount(np.asarray(indices, np.int64), minlength=n_vars)[:n_vars])
+    if n_blocks <= 1 or n_vars < 2 * n_blocks or cum[-1] == 0: return [0, n_vars]
+    cut = np.searchsorted(cum, cum[-1] * np.arange(1, n_blocks) / n_blocks) + 1
+    return [0, *np.clip(cut, 1, n_vars - 1).tolist(), n_vars]
+
+def _h5_layouts(path,           # h5ad file whose X is CSR (see `_h5_csr_size`)
+                codes, n_groups, # group index of every cell, number of groups
+                n_blocks=2,     # layouts of this many blocks of genes, one after the other: less memory to hold and to touch
+                chunk_nnz=1 << 21, # stored values per row chunk read
+                pool=None,      # buffers to reuse (`_Layout`)
+                serial=False):  # single-threaded kernels (another thread reads the other side)
+    "Yields (s0, s1, `_Layout` of stored genes [s0, s1)) of an h5ad's CSR `X` in log1p space, read in row chunks and normalised on the way if it holds counts."
     import h5py, mmap
     with h5py.File(path, 'r') as f, open(path, 'rb') as fh:
         g = f['X']
-        if not isinstance(g, h5py.Group) or g.attrs.get('encoding-type') != 'csr_matrix': return None
-        indptr, d, ix = g['indptr'][:].astype(np.int64), g['data'], g['indices']
+        indptr, d, ix, n_vars = g['indptr'][:].astype(np.int64), g['data'], g['indices'], int(g.attrs['shape'][1])
         if indptr[-1] == 0: raise ValueError('The expression matrix is empty: give it cells and genes.')
         if d.dtype.kind not in 'fiub': raise ValueError(f'X has dtype {d.dtype}: store numbers (float32 or integer counts).')
         dt = np.dtype(d.dtype if d.dtype.kind == 'f' and d.dtype != np.float16 else np.float32)  # as scanpy/cell-eval cast
         try:  # uncompressed (anndata's default): map the file, no copies; else read through h5py
             mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY)  # private: views are writable arrays (same kernel types), never written
             md, mi = _Mapped(d, mm), _Mapped(ix, mm)
-        except (ValueError, AttributeError, OSError): md = mi = None
-        bounds = _chunking(indptr, codes, chunk_nnz, len(colmap))
+            cuts = np.union1d(md.starts[1:], mi.starts[1:])  # a chunk spanning a jump in the file's storage is copied: keep them apart
+        except (ValueError, AttributeError, OSError): md = mi = None; cuts = ()
+        bounds = _chunking(indptr, codes, chunk_nnz, -(-n_vars // max(n_blocks, 1)), cuts=cuts)
         width = max(int(indptr[r1] - indptr[r0]) for r0, r1 in bounds)
         bufs = [(np.empty(width, dt), None if d.dtype == dt else np.empty(width, d.dtype), np.empty(width, ix.dtype)) for _ in range(2)]
-        def read(rows, slot, indices=True, copy=False):  # runs on the prefetch thread: read and cast (the checks run on the kernels' threads)
+        def read(rows, slot, indices=True):  # runs on the prefetch thread: read and cast (the checks run on the kernels' threads)
             (r0, r1), (x, raw, idx) = rows, bufs[slot]
             k0, k1 = int(indptr[r0]), int(indptr[r1])
             n, v, iv = k1 - k0, x[:0], idx[:0]
             if n and md is not None:
                 v = md.get(k0, k1, x if raw is None else raw)
-                if v.dtype != dt or (copy and v.base is not x): x[:n] = v; v = x[:n]
+                if v.dtype != dt: x[:n] = v; v = x[:n]
                 if indices: iv = mi.get(k0, k1, idx); np.add.reduce(iv[::1024])  # fault the pages in here, not in the kernels
                 np.add.reduce(v[::1024])
             elif n:
@@ -784,30 +885,32 @@ def _h5_layout(path,           # h5ad file
             return r0, r1, indptr[r0:r1 + 1] - k0, v, iv
         def release(r0, r1):
             if md is not None: md.release(int(indptr[r0]), int(indptr[r1])); mi.release(int(indptr[r0]), int(indptr[r1]))
-        T = nb.get_num_threads()
-        scan = lambda v: _scan_floats_par(v, 1e-3, T)  # finite, min, max, fractional: on all threads, not the reader's one
-        stats, scale, checked = scan(read(bounds[0], 0, False)[3]), None, False
-        pool = {} if pool is None else pool  # the layout below takes the buffer being mapped here
-        filler = threading.Thread(target=_populate, args=(_buffer(pool, int(indptr[-1]) * dt.itemsize),), daemon=True)
-        filler.start()  # map the layout's memory while the reads and kernels run (pass 1, then the layout's own writes)
+        T, scan, totals_checked = (1, _scan_floats_serial, _csr_row_totals_checked_serial) if serial else \
+                                  (nb.get_num_threads(), _scan_floats_par, _csr_row_totals_checked)
+        _, _, _, x0, i0 = read(bounds[0], 0)
+        stats, scale, checked = scan(x0, 1e-3, T), None, False  # finite, min, max, fractional: on the kernels' threads
+        edges = _gene_blocks(i0, n_vars, n_blocks)  # the first chunk's genes stand for all
         if not stats[3]:  # no fractional value in the first chunk: likely counts, whose normalisation needs every row total first
             totals = np.empty(len(indptr) - 1, dt)
             for r0, r1, lp, x, _ in _prefetch(lambda rows, slot: read(rows, slot, False), bounds):
-                stats = _merge_stats(stats, scan(x))
-                totals[r0:r1] = _csr_row_totals(lp, x)
+                totals[r0:r1], st = totals_checked(lp, x, 1e-3, T)  # the checks in the same read
+                stats = _merge_stats(stats, st)
                 release(r0, r1)
             checked = True
             if not _lognorm_verdict(*stats): scale = _row_scale(totals)
-        lay = _Layout(n_groups, len(colmap), indptr[-1], dt, pool)
-        for r0, r1, lp, x, idx in _prefetch(lambda rows, slot: read(rows, slot, True, scale is not None), bounds):
-            if not checked: stats = _merge_stats(stats, scan(x))  # one pass: log1p data is checked as it goes
-            if scale is not None:
-                _divide_rows(lp, x, scale[r0:r1]); np.log1p(x, out=x)  # exactly `_normalise_counts`, a chunk at a time
-            lay.add(lp, idx, x, codes[r0:r1], colmap)
-            release(r0, r1)
-        if not checked: _lognorm_verdict(*stats)
-        filler.join()
-    return lay
+        starts = [None] * len(bounds)  # per chunk: where each row's values of the next block begin (None: read whole rows)
+        for b, (s0, s1) in enumerate(zip(edges, edges[1:])):
+            lay = _Layout(n_groups, s1 - s0, indptr[-1], dt, pool, s0, serial)  # room for every value; only those of the block are touched
+            for c, (r0, r1, lp, x, idx) in enumerate(_prefetch(read, bounds)):
+                st, stop, srt = lay.add(lp, idx, x, codes[r0:r1], starts[c], check=not checked,  # log1p data is checked as it is laid out,
+                                        row_scale=None if scale is None else scale[r0:r1])   # counts divided by their row's factor
+                starts[c] = stop if srt else None
+                if not checked: stats = _merge_stats(stats, st)
+                release(r0, r1)
+            if not checked: _lognorm_verdict(*stats); checked = True  # the first block read every value
+            if scale is not None: np.log1p(lay.vals[:lay.used], out=lay.vals[:lay.used])  # with the division: `_normalise_counts`
+            yield s0, s1, lay
+            del lay
 
 # %% ../nbs/03_metrics.ipynb #5adec50c
 class _Cells:
@@ -830,25 +933,42 @@ def _stub(x, pert_col, which):
     return _Cells(None, a.obs[[c for c in [pert_col] if c in a.obs]], a.var_names)
 
 # %% ../nbs/03_metrics.ipynb #d79cd7e4
+def _n_blocks(nnz):
+    "Gene blocks for an h5ad of `nnz` stored values: one layout up to 16M values, else blocks of at most ~256M values (1 GB of float32), at least 2."
+    return 1 if nnz <= 1 << 24 else max(2, -(-nnz // (1 << 28)))
+
+def _layout_itemsize(dtype):
+    "Bytes a stored value takes in a `_Layout` (float16 and integer counts become float32, as scanpy casts them)."
+    dtype = np.dtype(dtype)
+    return dtype.itemsize if dtype.kind == 'f' and dtype != np.float16 else 4
+
 def _summarise(x,                # AnnData or h5ad path
                meta,             # its `_stub`
                which, pert_col, control,
                genes,            # output gene order (the real file's)
                chunk_nnz=1 << 21, # stored values per row chunk read from an h5ad
-               pool=None):       # buffers to reuse between the sides
+               pool=None,        # buffers to reuse between the sides
+               serial=False):    # single-threaded kernels, for an h5ad read while another thread reads the other side
     "(groups, pseudobulk, group means, MWU statistics, p-values) of one side in log1p space, genes in `genes` order; its matrix is released on return."
     groups, codes = _group_codes(_labels(meta, pert_col, which))
-    colmap = pd.Index(genes).get_indexer(meta.var_names)
+    colmap = pd.Index(genes).get_indexer(meta.var_names)  # stored gene -> output column
+    sizes, ctrl = np.bincount(codes, minlength=len(groups)), int(np.flatnonzero(groups == control)[0])
+    out = None
     try:
-        lay, sparse = (_h5_layout(x, codes, len(groups), colmap, chunk_nnz, pool) if isinstance(x, (str, Path)) else None), True
-        if lay is None:  # an AnnData, or an h5ad whose X is not CSR
+        size = _h5_csr_size(x) if isinstance(x, (str, Path)) else None
+        if size is not None: blocks, sparse = _h5_layouts(x, codes, len(groups), _n_blocks(size[0]), chunk_nnz, pool, serial), True
+        else:  # an AnnData, or an h5ad whose X is not CSR
             X = _to_log1p(_as_anndata(x, which).X, inplace=not _is_anndata(x))  # a caller's matrix is never modified
-            lay, sparse = _memory_layout(X, codes, len(groups), colmap)
+            lay, sparse = _memory_layout(X, codes, len(groups))
             del X
+            blocks = [(0, lay.n_genes, lay)]
+        for s0, s1, lay in blocks:  # a block of stored genes at a time
+            arrays = _layout_de(lay, sizes, ctrl, sparse)
+            if out is None: out = [np.zeros((len(groups), len(genes)), a.dtype) for a in arrays]
+            for o, a in zip(out, arrays): o[:, colmap[s0:s1]] = a
+            del lay
     except ValueError as e: raise ValueError(f'{which}: {e}') from None
-    sizes = np.bincount(codes, minlength=len(groups))
-    means, sums, stat, pval = _layout_de(lay, sizes, int(np.flatnonzero(groups == control)[0]), sparse)
-    del lay
+    means, sums, stat, pval = out
     bulk = pd.DataFrame((sums / sizes[:, None]).astype(means.dtype), index=pd.Index(groups, name=pert_col), columns=pd.Index(genes))
     return groups, bulk, means, stat, pval
 
@@ -888,6 +1008,23 @@ def _gc_paused():
     finally:
         if was: gc.enable()
 
+def _csr_size(x):
+    "(stored values, dtype) of X if `x` is the path of an h5ad whose X is CSR, else None."
+    try: return _h5_csr_size(x) if isinstance(x, (str, Path)) and Path(x).exists() else None
+    except (OSError, KeyError): return None  # not an h5ad: the readers will say so
+
+def _start_filling(jobs):
+    "For each (pool, stored values, dtype): put in the pool a layout buffer for that many values and map the part a first gene block\n"
+    "touches (first touch of fresh memory is slow on a VM), on one thread that overlaps the start-up; the thread, or None without jobs."
+    parts = []
+    for pool, n, dt in jobs:
+        isz = _layout_itemsize(dt)
+        parts.append(_buffer(pool, n * isz)[:int(n / _n_blocks(n) * 1.05) * isz])
+    if not parts: return None
+    filler = threading.Thread(target=lambda: [_populate(b) for b in parts], daemon=True)
+    filler.start()
+    return filler
+
 def score_prediction(pred,                       # predicted AnnData or h5ad path (controls included)
                      real,                       # real AnnData or h5ad path
                      pert_col=PERT_COL, control=CONTROL,
@@ -899,14 +1036,31 @@ def score_prediction(pred,                       # predicted AnnData or h5ad pat
         raise ValueError(f"fdr_scope={fdr_scope!r}: use 'global' or 'per_perturbation'.")
     threading.Thread(target=_warm_up, daemon=True).start()  # imports overlap the reads and kernels, which release the GIL
     with _gc_paused():
-        pm, rm = _stub(pred, pert_col, 'pred'), _stub(real, pert_col, 'real')
-        check_pair(pm, rm, pert_col, control)
-        bulk, ranked, pool = {}, {}, {}
-        for which, x, meta in (('real', real, rm), ('pred', pred, pm)):  # one side at a time: one matrix in memory
-            groups, bulk[which], means, stat, pval = _summarise(x, meta, which, pert_col, control, rm.var_names, chunk_nnz, pool)
-            de = _de_summary(means, stat, pval, groups, control, fdr_scope, fold_change_clip)
-            ranked[which] = _ranked_rows(de['fdr'], de['lfc'], 0.05)  # as `des` on the `de_table`s, without building them
-        pool.clear()
+        sizes = {'real': _csr_size(real), 'pred': _csr_size(pred)}
+        # two h5ad files and two threads: each side on its own thread with single-threaded kernels (the reads and the scatter do
+        # not scale to two threads; two independent sides do); otherwise one side after the other, each on all threads
+        both = nb.get_num_threads() == 2 and None not in sizes.values()
+        pools = {'real': {}, 'pred': {}} if both else dict.fromkeys(('real', 'pred'), {})
+        jobs = [(pools[w], *sizes[w]) for w in ('real', 'pred') if sizes[w] is not None]
+        if not both and jobs: jobs = [max(jobs, key=lambda j: j[1] * _layout_itemsize(j[2]))]  # one buffer, for the larger side
+        filler = _start_filling(jobs)
+        try:
+            pm, rm = _stub(pred, pert_col, 'pred'), _stub(real, pert_col, 'real')
+            check_pair(pm, rm, pert_col, control)
+            def side(which, x, meta):
+                groups, b, means, stat, pval = _summarise(x, meta, which, pert_col, control, rm.var_names, chunk_nnz, pools[which], both)
+                de = _de_summary(means, stat, pval, groups, control, fdr_scope, fold_change_clip)
+                return b, _ranked_rows(de['fdr'], de['lfc'], 0.05)  # as `des` on the `de_table`s, without building them
+            if both:
+                from concurrent.futures import ThreadPoolExecutor
+                with ThreadPoolExecutor(1) as ex:  # the real side's error, if any, is raised first, as below
+                    fut = ex.submit(side, 'pred', pred, pm)
+                    out = {'real': side('real', real, rm), 'pred': fut.result()}
+            else: out = {w: side(w, x, m) for w, x, m in (('real', real, rm), ('pred', pred, pm))}  # one matrix in memory at a time
+        finally:
+            if filler is not None: filler.join()
+            pools.clear()
+        bulk, ranked = {w: o[0] for w, o in out.items()}, {w: o[1] for w, o in out.items()}
         perts = pd.Index(_perturbations(bulk['real'], control), name='perturbation')
         res = pd.concat([pd.Series(_overlap_at_n(ranked['real'], ranked['pred']), index=perts, name='overlap_at_N'),
                          mae(bulk['pred'], bulk['real'], control), pds(bulk['pred'], bulk['real'], control)], axis=1)
