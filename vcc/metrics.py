@@ -37,6 +37,10 @@ def _serial_kernel(f):
     g.__qualname__, g.__doc__, g.__module__ = py.__qualname__ + '_serial', py.__doc__, py.__module__  # the qualname keys numba's cache
     return nb.njit(cache=True, nogil=True)(g)
 
+def _is_serial(serial):
+    "Whether to run single-threaded kernels now: `serial` is a bool or a callable that says it (true while another thread runs kernels)."
+    return serial() if callable(serial) else bool(serial)
+
 # %% ../nbs/03_metrics.ipynb #c6619bcd
 PERT_COL, CONTROL = 'target_gene', 'non-targeting'
 VCC_METRICS = ['overlap_at_N', 'mae', 'discrimination_score_l1']  # cell-eval's results.csv column order
@@ -402,7 +406,7 @@ def _populate(buf, step=32 << 20):
 class _Layout:
     "The nonzeros of one side's stored genes [s0, s0 + n_genes) grouped by (group, gene) and in row order within each, filled one row chunk at a time."
     def __init__(self, n_groups, n_genes, capacity, dtype, pool=None, s0=0, serial=False):  # `pool`: a dict whose buffer the next layout reuses
-        self.n_groups, self.n_genes, self.s0, self.used, self.serial = n_groups, n_genes, s0, 0, serial  # serial: one thread
+        self.n_groups, self.n_genes, self.s0, self.used, self.serial = n_groups, n_genes, s0, 0, serial  # `_is_serial`: one thread
         capacity, dtype = max(int(capacity), 1), np.dtype(dtype)
         self.vals = _buffer(pool, capacity * dtype.itemsize)[:capacity * dtype.itemsize].view(dtype)
         self._grp, self._base, self._ptr = [], [], []
@@ -416,7 +420,7 @@ class _Layout:
         if len(codes) == 0: return (True, np.inf, -np.inf, False), start, True
         if self.used + int(indptr[-1] - indptr[0]) > len(self.vals): raise RuntimeError('_Layout: more values than its capacity.')
         lo = int(codes.min())
-        scatter, T = (_scatter_chunk_serial, 1) if self.serial else (_scatter_chunk, nb.get_num_threads())
+        scatter, T = (_scatter_chunk_serial, 1) if _is_serial(self.serial) else (_scatter_chunk, nb.get_num_threads())
         ptr, stats, stop, srt = scatter(indptr, start, indices, data, codes, lo, int(codes.max()) - lo + 1, self.s0, self.n_genes,
                                         self.vals, self.used, T, check, 1e-3, row_scale)
         for q in np.flatnonzero(ptr[:, -1] > ptr[:, 0]):  # one (chunk, group) pair per group with values in this chunk
@@ -625,7 +629,7 @@ def _layout_de(lay, sizes, ctrl, sparse_mean):
     means, sums = np.zeros((n_groups, n_genes), dtype=dtype), np.zeros((n_groups, n_genes))
     stat, pval = np.full((n_groups, n_genes), np.nan), np.full((n_groups, n_genes), np.nan)
     keys = vals.view(np.uint32 if dtype.itemsize == 4 else np.uint64)
-    (_de_pairs_serial if lay.serial else _de_pairs)(vals, keys, base, ptr, gp, sizes.astype(np.int64), ctrl, scale, sparse_mean, means, sums, stat, pval)
+    (_de_pairs_serial if _is_serial(lay.serial) else _de_pairs)(vals, keys, base, ptr, gp, sizes.astype(np.int64), ctrl, scale, sparse_mean, means, sums, stat, pval)
     return means, sums, stat, pval
 
 def _de_arrays(X,                # log1p cells x genes (CSR or dense)
@@ -851,7 +855,7 @@ def _h5_layouts(path,           # h5ad file whose X is CSR (see `_h5_csr_size`)
                 n_blocks=2,     # layouts of this many blocks of genes, one after the other: less memory to hold and to touch
                 chunk_nnz=1 << 21, # stored values per row chunk read
                 pool=None,      # buffers to reuse (`_Layout`)
-                serial=False):  # single-threaded kernels (another thread reads the other side)
+                serial=False):  # single-threaded kernels while this is true (`_is_serial`: another thread reads the other side)
     "Yields (s0, s1, `_Layout` of stored genes [s0, s1)) of an h5ad's CSR `X` in log1p space, read in row chunks and normalised on the way if it holds counts."
     import h5py, mmap
     with h5py.File(path, 'r') as f, open(path, 'rb') as fh:
@@ -885,14 +889,16 @@ def _h5_layouts(path,           # h5ad file whose X is CSR (see `_h5_csr_size`)
             return r0, r1, indptr[r0:r1 + 1] - k0, v, iv
         def release(r0, r1):
             if md is not None: md.release(int(indptr[r0]), int(indptr[r1])); mi.release(int(indptr[r0]), int(indptr[r1]))
-        T, scan, totals_checked = (1, _scan_floats_serial, _csr_row_totals_checked_serial) if serial else \
-                                  (nb.get_num_threads(), _scan_floats_par, _csr_row_totals_checked)
+        def kernels(): return ((1, _scan_floats_serial, _csr_row_totals_checked_serial) if _is_serial(serial) else
+                               (nb.get_num_threads(), _scan_floats_par, _csr_row_totals_checked))
         _, _, _, x0, i0 = read(bounds[0], 0)
+        T, scan, _ = kernels()
         stats, scale, checked = scan(x0, 1e-3, T), None, False  # finite, min, max, fractional: on the kernels' threads
         edges = _gene_blocks(i0, n_vars, n_blocks)  # the first chunk's genes stand for all
         if not stats[3]:  # no fractional value in the first chunk: likely counts, whose normalisation needs every row total first
             totals = np.empty(len(indptr) - 1, dt)
             for r0, r1, lp, x, _ in _prefetch(lambda rows, slot: read(rows, slot, False), bounds):
+                T, _, totals_checked = kernels()
                 totals[r0:r1], st = totals_checked(lp, x, 1e-3, T)  # the checks in the same read
                 stats = _merge_stats(stats, st)
                 release(r0, r1)
@@ -948,7 +954,7 @@ def _summarise(x,                # AnnData or h5ad path
                genes,            # output gene order (the real file's)
                chunk_nnz=1 << 21, # stored values per row chunk read from an h5ad
                pool=None,        # buffers to reuse between the sides
-               serial=False):    # single-threaded kernels, for an h5ad read while another thread reads the other side
+               serial=False):    # single-threaded kernels while this is true (`_is_serial`), for an h5ad read beside the other side
     "(groups, pseudobulk, group means, MWU statistics, p-values) of one side in log1p space, genes in `genes` order; its matrix is released on return."
     groups, codes = _group_codes(_labels(meta, pert_col, which))
     colmap = pd.Index(genes).get_indexer(meta.var_names)  # stored gene -> output column
@@ -1047,15 +1053,20 @@ def score_prediction(pred,                       # predicted AnnData or h5ad pat
         try:
             pm, rm = _stub(pred, pert_col, 'pred'), _stub(real, pert_col, 'real')
             check_pair(pm, rm, pert_col, control)
-            def side(which, x, meta):
-                groups, b, means, stat, pval = _summarise(x, meta, which, pert_col, control, rm.var_names, chunk_nnz, pools[which], both)
+            def side(which, x, meta, serial=False):
+                groups, b, means, stat, pval = _summarise(x, meta, which, pert_col, control, rm.var_names, chunk_nnz, pools[which], serial)
                 de = _de_summary(means, stat, pval, groups, control, fdr_scope, fold_change_clip)
                 return b, _ranked_rows(de['fdr'], de['lfc'], 0.05)  # as `des` on the `de_table`s, without building them
             if both:
                 from concurrent.futures import ThreadPoolExecutor
+                pred_done = threading.Event()
+                def pred_side():
+                    try: return side('pred', pred, pm, True)
+                    finally: pred_done.set()
                 with ThreadPoolExecutor(1) as ex:  # the real side's error, if any, is raised first, as below
-                    fut = ex.submit(side, 'pred', pred, pm)
-                    out = {'real': side('real', real, rm), 'pred': fut.result()}
+                    fut = ex.submit(pred_side)
+                    # the real side (this thread) goes back to all threads once the prediction's thread has finished its kernels
+                    out = {'real': side('real', real, rm, lambda: not pred_done.is_set()), 'pred': fut.result()}
             else: out = {w: side(w, x, m) for w, x, m in (('real', real, rm), ('pred', pred, pm))}  # one matrix in memory at a time
         finally:
             if filler is not None: filler.join()
