@@ -26,7 +26,8 @@ def _is_anndata(x):
     return 'anndata' in sys.modules and isinstance(x, sys.modules['anndata'].AnnData)
 
 # numba's OpenMP layer took ~8 ms to start each parallel kernel on the shared 2-core machine, its workqueue layer 0.06 ms;
-# the scorer starts a few hundred. Only this module's main thread launches kernels, which is all workqueue supports.
+# the scorer starts a few hundred. Only the calling thread launches parallel kernels, which is all workqueue supports; a second
+# thread runs only the single-threaded copies below.
 if 'NUMBA_THREADING_LAYER' not in os.environ: nb.config.THREADING_LAYER = 'workqueue'
 
 def _serial_kernel(f):
