@@ -63,6 +63,13 @@ def _scan_floats(v, eps):
         if not frac and x - np.trunc(x) > eps: frac = True
     return True, vmin, vmax, frac
 
+@nb.njit(inline='always')
+def _scan_step(x, eps, f, vmin, vmax, frac):
+    "`_scan_floats`' statistics (finite, min, max, fractional) with one more value `x`, for kernels that read the values for other work."
+    if x < vmin: vmin = x
+    if x > vmax: vmax = x
+    return f and np.isfinite(x), vmin, vmax, frac or x - np.trunc(x) > eps
+
 @nb.njit(parallel=True, cache=True, nogil=True)
 def _scan_floats_par(v, eps, T):
     "`_scan_floats` on `T` threads, each over a slice, their statistics merged."
@@ -127,12 +134,8 @@ def _csr_row_totals_checked(indptr, data, eps, T):
         for i in range(t * n // T, (t + 1) * n // T):
             s = 0.0
             for k in range(indptr[i], indptr[i + 1]):
-                x = data[k]
-                s += x
-                if not np.isfinite(x): f = False
-                if x < vmin: vmin = x
-                if x > vmax: vmax = x
-                if not frac and x - np.trunc(x) > eps: frac = True
+                s += data[k]
+                f, vmin, vmax, frac = _scan_step(data[k], eps, f, vmin, vmax, frac)
             out[i] = s
         fin[t], lo[t], hi[t], fr[t] = f, vmin, vmax, frac
     return out, (fin.all(), lo.min(), hi.max(), fr.any())
@@ -340,11 +343,7 @@ def _scatter_chunk(indptr, start, indices, data, codes, g_lo, n_loc, s0, n_genes
                 prev = ix
                 j = ix - s0
                 x = data[k]
-                if check:
-                    if not np.isfinite(x): f = False
-                    if x < vmin: vmin = x
-                    if x > vmax: vmax = x
-                    if not frac and x - np.trunc(x) > eps: frac = True
+                if check: f, vmin, vmax, frac = _scan_step(x, eps, f, vmin, vmax, frac)
                 if j >= n_genes:
                     if k < stop[i]: stop[i] = k
                 elif j >= 0 and x != 0: cnt[t, o + j] += 1
@@ -583,17 +582,15 @@ def _de_pairs(vals, keys, base, ptr, gp, sizes, ctrl, scale, sparse_mean, means,
                 sums[g, jj] = acc64
             bits = 0
             while bits < 64 and ((kmax - kmin) >> np.uint64(bits)) != 0: bits += 1
-            off = kmin << gsh
+            off = kmin << gsh if narrow else np.uint64(0)  # packed keys hold key - min below
             if not narrow:
                 pos = 0
                 if bits + gbits <= 64:  # pack (key - min, group) in one uint64 and sort on the key bits only
-                    off = np.uint64(0)
                     for g in range(n_groups):
                         for p in range(gp[g], gp[g + 1]):
                             for k in range(base[p] + ptr[p, jj], base[p] + ptr[p, jj + 1]):
                                 buf_a[pos] = ((np.uint64(keys[k]) - kmin) << gsh) | np.uint64(g); pos += 1
                 else:  # too wide to pack (float64 spanning many binades): pack the dense rank of each distinct value
-                    off = np.uint64(0)
                     kk = np.empty(tot, dtype=np.uint64)
                     for g in range(n_groups):
                         for p in range(gp[g], gp[g + 1]):
