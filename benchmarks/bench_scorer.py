@@ -1,7 +1,9 @@
 """Benchmark `vcc.metrics.score_prediction` against `cell-eval run --profile vcc` on synthetic screens.
 
-Both scorers run in their own subprocess under `/usr/bin/time -v` with 2 threads, so wall time and peak RSS compare
-like for like. Usage:
+Both scorers run in their own subprocess under `/usr/bin/time -v` with 2 threads, so wall time, CPU time and peak RSS
+compare like for like. First it times vcc's cold start, the part of every vcc figure that does not grow with the data: a
+fresh process importing vcc.metrics and scoring a tiny screen with all 18,080 genes, twice (the first score also loads
+numba's kernels). Usage:
 
     .venv/bin/python benchmarks/bench_scorer.py                      # small and large default cases
     .venv/bin/python benchmarks/bench_scorer.py --cases small
@@ -26,6 +28,17 @@ res, agg = score_prediction(sys.argv[1], sys.argv[2], fdr_scope='per_perturbatio
 res.to_csv(sys.argv[3], index=False)
 """
 
+COLD_CHILD = """
+import sys, time
+t0 = time.perf_counter()
+from vcc.metrics import score_prediction
+t1 = time.perf_counter()
+score = lambda: score_prediction(sys.argv[1], sys.argv[2], fdr_scope='per_perturbation', fold_change_clip=None)
+score(); t2 = time.perf_counter()
+score(); t3 = time.perf_counter()
+open(sys.argv[3], 'w').write(f'{t1 - t0} {t2 - t1} {t3 - t2}')  # import, first score, second score (seconds)
+"""
+
 WARM_UP = """
 import tempfile, os
 from vcc.metrics import *
@@ -39,13 +52,14 @@ with tempfile.TemporaryDirectory() as d:
 
 
 def timed(cmd, env):
-    "Run `cmd` under /usr/bin/time -v: (wall seconds, peak RSS in GB, stderr tail)."
+    "Run `cmd` under /usr/bin/time -v: (wall seconds, peak RSS in GB, CPU seconds: user + system)."
     t0 = time.perf_counter()
     p = subprocess.run(['/usr/bin/time', '-v', *cmd], env=env, capture_output=True, text=True, cwd=ROOT)
     wall = time.perf_counter() - t0
     if p.returncode != 0: raise RuntimeError(f'{cmd[0]} failed:\n{p.stdout[-2000:]}\n{p.stderr[-4000:]}')
     rss_kb = int(re.search(r'Maximum resident set size \(kbytes\): (\d+)', p.stderr).group(1))
-    return wall, rss_kb / 1024**2
+    cpu = sum(float(re.search(rf'{k} time \(seconds\): ([\d.]+)', p.stderr).group(1)) for k in ('User', 'System'))
+    return wall, rss_kb / 1024**2, cpu
 
 
 def make_data(cells, perts, genes, outdir, seed=0):
@@ -81,36 +95,59 @@ def cached_data(cells, perts, genes, d):
     return out
 
 
+def thread_env(threads):
+    "The environment that holds every scorer's thread pools to `threads`."
+    return dict(os.environ, NUMBA_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
+                MKL_NUM_THREADS=str(threads), POLARS_MAX_THREADS=str(threads))
+
+
+def cold_start(threads, tmp, repeats=3, genes=18_080):
+    "Seconds a fresh vcc process takes to import vcc.metrics and score a tiny screen (3 perturbations, ~120 cells) with `genes`\n"
+    "genes, medians of `repeats` processes; prints the parts, and a second score in the same process (the first also loads numba's kernels)."
+    d = Path(tmp) / 'cold'; d.mkdir(exist_ok=True)
+    (pred, real), _, _ = make_data(120, 3, genes, d)
+    runs, parts = [], []
+    for _ in range(repeats):
+        runs.append(timed([sys.executable, '-c', COLD_CHILD, str(pred), str(real), str(d / 'times.txt')], thread_env(threads)))
+        parts.append([float(x) for x in (d / 'times.txt').read_text().split()])
+    wall, _, cpu = (float(np.median(col)) for col in zip(*runs))
+    imp, first, second = (float(np.median(col)) for col in zip(*parts))
+    print(f'cold start, a fresh process scoring 3 perturbations x {genes} genes of ~120 cells (medians of {repeats}; the process '
+          f'scores twice): import {imp:.2f} s, first score {first:.2f} s, second {second:.2f} s; whole process {wall:.2f} s wall, '
+          f'{cpu:.2f} s CPU', flush=True)
+    return imp + first
+
+
 def run_case(name, cells, perts, genes, threads, tmp, reuse=False, repeats=1):
     print(f'\n== {name}: ~{cells} cells x {genes} genes, {perts} perturbations', flush=True)
     d = Path(tmp) / name; d.mkdir(exist_ok=reuse)
     t0 = time.perf_counter()
     (pred, real), shape, density = (cached_data if reuse else make_data)(cells, perts, genes, d)
     print(f'data: real {shape[0]} cells x {shape[1]} genes, density {density:.2f} (ready in {time.perf_counter() - t0:.0f} s)', flush=True)
-    env = dict(os.environ, NUMBA_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
-               MKL_NUM_THREADS=str(threads), POLARS_MAX_THREADS=str(threads))
+    env = thread_env(threads)
     vcc_csv, ce_out = d / 'vcc_results.csv', d / 'cell-eval'
     runs = []  # the scorers alternate, so a slow spell of a noisy machine falls on both
     for r in range(repeats):
         warm([pred, real])
-        v_wall, v_rss = timed([sys.executable, '-c', VCC_CHILD, str(pred), str(real), str(vcc_csv)], env)
-        print(f'run {r + 1}: vcc       : {v_wall:7.1f} s  peak RSS {v_rss:6.2f} GB', flush=True)
+        v_wall, v_rss, v_cpu = timed([sys.executable, '-c', VCC_CHILD, str(pred), str(real), str(vcc_csv)], env)
+        print(f'run {r + 1}: vcc       : {v_wall:7.1f} s  peak RSS {v_rss:6.2f} GB  CPU {v_cpu:6.1f} s', flush=True)
         shutil.rmtree(ce_out, ignore_errors=True)  # no stale results from an earlier run
         warm([pred, real])
-        c_wall, c_rss = timed([str(BIN / 'cell-eval'), 'run', '-ap', str(pred), '-ar', str(real), '--profile', 'vcc',
+        c_wall, c_rss, c_cpu = timed([str(BIN / 'cell-eval'), 'run', '-ap', str(pred), '-ar', str(real), '--profile', 'vcc',
                                '--num-threads', str(threads), '-o', str(ce_out), '--control-pert', 'non-targeting',
                                '--pert-col', 'target_gene'], env)
-        print(f'run {r + 1}: cell-eval : {c_wall:7.1f} s  peak RSS {c_rss:6.2f} GB  (speed-up {c_wall / v_wall:.1f}x)', flush=True)
-        runs.append((v_wall, v_rss, c_wall, c_rss))
+        print(f'run {r + 1}: cell-eval : {c_wall:7.1f} s  peak RSS {c_rss:6.2f} GB  CPU {c_cpu:6.1f} s  (speed-up {c_wall / v_wall:.1f}x)', flush=True)
+        runs.append((v_wall, v_rss, c_wall, c_rss, v_cpu, c_cpu))
     ours = pd.read_csv(vcc_csv).set_index('perturbation')
     theirs = pd.read_csv(ce_out / 'results.csv').set_index('perturbation').loc[ours.index]
     diff = {m: float(np.abs(ours[m] - theirs[m]).max()) for m in ours.columns}
-    v_wall, v_rss, c_wall, c_rss = (float(np.median(col)) for col in zip(*runs))
-    speedups = [c / v for v, _, c, _ in runs]
+    v_wall, v_rss, c_wall, c_rss, v_cpu, c_cpu = (float(np.median(col)) for col in zip(*runs))
+    speedups = [c / v for v, _, c, *_ in runs]
     print(f'speed-up {c_wall / v_wall:.1f}x (medians of {repeats} run(s); per run {", ".join(f"{x:.1f}x" for x in speedups)}), '
           f'memory {v_rss / c_rss:.3f} of cell-eval; max |diff| per metric: {diff}', flush=True)
     return dict(case=name, cells=shape[0], genes=shape[1], perts=perts, density=round(density, 3), runs=repeats,
-                vcc_s=round(v_wall, 1), cell_eval_s=round(c_wall, 1), vcc_gb=round(v_rss, 2), cell_eval_gb=round(c_rss, 2),
+                vcc_s=round(v_wall, 1), cell_eval_s=round(c_wall, 1), vcc_cpu_s=round(v_cpu, 1), cell_eval_cpu_s=round(c_cpu, 1),
+                vcc_gb=round(v_rss, 2), cell_eval_gb=round(c_rss, 2),
                 speedup=round(c_wall / v_wall, 1), speedup_min=round(min(speedups), 1), speedup_max=round(max(speedups), 1),
                 mem_ratio=round(v_rss / c_rss, 3), max_abs_diff=max(diff.values()))
 
@@ -130,10 +167,11 @@ def main():
     subprocess.run([sys.executable, '-c', WARM_UP], cwd=ROOT, check=True, capture_output=True)
     rows = []
     with tempfile.TemporaryDirectory(dir=args.tmpdir) as tmp:
+        cold_s = cold_start(args.threads, tmp)
         for name in args.cases:
             size = CASES.get(name, dict(cells=args.cells, perts=args.perts, genes=args.genes))
             rows.append(run_case(name, **size, threads=args.threads, tmp=args.data_dir or tmp, reuse=bool(args.data_dir),
-                                 repeats=args.repeats))
+                                 repeats=args.repeats) | dict(vcc_cold_s=round(cold_s, 2)))
     print('\n' + pd.DataFrame(rows).to_string(index=False))
 
 
