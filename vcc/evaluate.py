@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp, anndata as ad
 from tqdm.auto import tqdm
 from .data import PERT_COL, CONTROL_LABEL, ChallengeFolder, read_pert_counts, read_gene_names, atomic_path, write_csv
-from .metrics import score_prediction, cell_mean_baseline, combined_score, pseudobulk, normalise_log1p, VCC_METRICS
+from .metrics import score_prediction, summarise_real, cell_mean_baseline, combined_score, pseudobulk, normalise_log1p, VCC_METRICS
 from .models import TrainingSet, ControlModel, PerturbationMeanModel
 from .train import build_model, read_run_config, load_run_data
 
@@ -140,9 +140,10 @@ def _score_entries(entries:dict, real:ad.AnnData, fdr_scope:str, ceiling_seeds, 
     "Official and calibrated metrics of every prediction in `entries` (name -> AnnData), plus the replicate ceiling."
     real_log = normalise_log1p(real)
     real_ctl = real_log[(real_log.obs[PERT_COL].astype(str) == CONTROL_LABEL).to_numpy()]
+    real_side = summarise_real(real, fdr_scope=fdr_scope)  # the real half of every score, computed once
     rows = []
     for name, pred in entries.items():
-        res = score_prediction(pred, real, fdr_scope=fdr_scope)[0].set_index('perturbation')
+        res = score_prediction(pred, real_side, fdr_scope=fdr_scope)[0].set_index('perturbation')
         res['pds_calibrated'] = calibrated_pds(pred, real_log)
         rows.append(res.assign(model=name, fold=fold, flags=';'.join(exploit_flags(pred, real_ctl, panel).flag)))
     if ceiling_seeds:

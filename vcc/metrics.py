@@ -6,8 +6,8 @@ Docs: https://vcc-dev.github.io/vcc/metrics.html.md"""
 
 # %% auto #0
 __all__ = ['ad', 'sp', 'PERT_COL', 'CONTROL', 'VCC_METRICS', 'looks_lognorm', 'normalise_log1p', 'check_pair', 'pseudobulk',
-           'mae', 'pds', 'de_table', 'des', 'aggregate', 'score_prediction', 'cell_mean_baseline', 'combined_score',
-           'synthetic_screen']
+           'mae', 'pds', 'de_table', 'des', 'aggregate', 'RealSummary', 'summarise_real', 'score_prediction',
+           'cell_mean_baseline', 'combined_score', 'synthetic_screen']
 
 # %% ../nbs/03_metrics.ipynb #1c16f491
 import math, os, warnings, sys, importlib, threading, gc, atexit, contextlib, types
@@ -197,13 +197,16 @@ def _labels(adata, pert_col, which):
     return lab.astype(str).to_numpy()
 
 # %% ../nbs/03_metrics.ipynb #3d84e6f2
+def _check_side(a, which, pert_col=PERT_COL, control=CONTROL):
+    "ValueError unless `a` (AnnData or `_Cells`) has unique gene names and control cells."
+    if not a.var_names.is_unique: raise ValueError(f'{which}: gene names are not unique; make var_names unique.')
+    if control not in set(_labels(a, pert_col, which)):
+        raise ValueError(f'{which}: no control cells ({pert_col} == {control!r}); include the non-targeting cells '
+                         '(copy them from training if the model does not predict them).')
+
 def check_pair(pred:'ad.AnnData', real:'ad.AnnData', pert_col=PERT_COL, control=CONTROL):
     "`pred` with genes in `real`'s order, after checking both hold the same genes and perturbations and the control."
-    for which, a in (('pred', pred), ('real', real)):
-        if not a.var_names.is_unique: raise ValueError(f'{which}: gene names are not unique; make var_names unique.')
-        if control not in set(_labels(a, pert_col, which)):
-            raise ValueError(f'{which}: no control cells ({pert_col} == {control!r}); include the non-targeting cells '
-                             '(copy them from training if the model does not predict them).')
+    for which, a in (('pred', pred), ('real', real)): _check_side(a, which, pert_col, control)
     pp, rp = set(_labels(pred, pert_col, 'pred')), set(_labels(real, pert_col, 'real'))
     if pp != rp:
         raise ValueError(f'perturbations differ: only in pred {sorted(pp - rp)[:10]}, only in real {sorted(rp - pp)[:10]}; '
@@ -1029,18 +1032,63 @@ def _start_filling(jobs):
     filler.start()
     return filler
 
+def _check_scope(fdr_scope):
+    if fdr_scope not in ('global', 'per_perturbation'):
+        raise ValueError(f"fdr_scope={fdr_scope!r}: use 'global' or 'per_perturbation'.")
+
+def _side_summary(which, x, meta, genes, pool, serial, pert_col, control, fdr_scope, fold_change_clip, chunk_nnz):
+    "(pseudobulk, DE genes ranked per perturbation) of one side, genes in `genes` order: all that MAE, PDS and DES need of it."
+    groups, b, means, stat, pval = _summarise(x, meta, which, pert_col, control, genes, chunk_nnz, pool, serial)
+    de = _de_summary(means, stat, pval, groups, control, fdr_scope, fold_change_clip)
+    return b, _ranked_rows(de['fdr'], de['lfc'], 0.05)  # as `des` on the `de_table`s, without building them
+
+class RealSummary:
+    "The real side of a score (`summarise_real`): give it to `score_prediction` as `real` to score many predictions against the same cells."
+    def __init__(self, meta, bulk, ranked, settings): self.meta, self.bulk, self.ranked, self.settings = meta, bulk, ranked, settings
+    def check(self, **settings):
+        "ValueError if `score_prediction`'s settings are not those this summary was made with."
+        diff = {k: v for k, v in settings.items() if self.settings[k] != v}
+        if diff:
+            raise ValueError(f'real is a RealSummary made with {", ".join(f"{k}={self.settings[k]!r}" for k in diff)}, not '
+                             f'{", ".join(f"{k}={v!r}" for k, v in diff.items())}; score with its settings or summarise the real cells again.')
+    def __repr__(self):
+        return (f'RealSummary({len(self.bulk) - 1} perturbations x {self.bulk.shape[1]} genes, '
+                f'{", ".join(f"{k}={v!r}" for k, v in self.settings.items())})')
+
+def summarise_real(real,                       # real AnnData or h5ad path (controls included)
+                   pert_col=PERT_COL, control=CONTROL,
+                   fdr_scope='global',         # as `score_prediction`
+                   chunk_nnz=1 << 21,
+                   fold_change_clip:float|None=20.0):
+    "The real side of `score_prediction`, computed once: its pseudobulk and DE genes, for scoring many predictions against the same cells."
+    _check_scope(fdr_scope)
+    settings = dict(pert_col=pert_col, control=control, fdr_scope=fdr_scope, fold_change_clip=fold_change_clip)
+    threading.Thread(target=_warm_up, daemon=True).start()
+    with _gc_paused():
+        rm = _stub(real, pert_col, 'real')
+        _check_side(rm, 'real', pert_col, control)
+        size, pool = _csr_size(real), {}
+        filler = _start_filling([(pool, *size)] if size is not None else [])
+        try: bulk, ranked = _side_summary('real', real, rm, rm.var_names, pool, False, chunk_nnz=chunk_nnz, **settings)
+        finally:
+            if filler is not None: filler.join()
+            pool.clear()
+    return RealSummary(rm, bulk, ranked, settings)
+
 def score_prediction(pred,                       # predicted AnnData or h5ad path (controls included)
-                     real,                       # real AnnData or h5ad path
+                     real,                       # real AnnData or h5ad path, or its `summarise_real`
                      pert_col=PERT_COL, control=CONTROL,
                      fdr_scope='global',         # 'global' (2025 leaderboard) or 'per_perturbation' (installed cell-eval)
                      chunk_nnz=1 << 21,          # stored values per row chunk read from an h5ad
                      fold_change_clip:float|None=20.0): # 20: pdex 0.1 (2025); None: pdex >= 0.2, as installed cell-eval
     "cell-eval's `vcc` profile: per-perturbation results (like results.csv) and their aggregate (like agg_results.csv)."
-    if fdr_scope not in ('global', 'per_perturbation'):
-        raise ValueError(f"fdr_scope={fdr_scope!r}: use 'global' or 'per_perturbation'.")
+    _check_scope(fdr_scope)
+    settings = dict(pert_col=pert_col, control=control, fdr_scope=fdr_scope, fold_change_clip=fold_change_clip)
+    summary = real if isinstance(real, RealSummary) else None
+    if summary is not None: summary.check(**settings)
     threading.Thread(target=_warm_up, daemon=True).start()  # imports overlap the reads and kernels, which release the GIL
     with _gc_paused():
-        sizes = {'real': _csr_size(real), 'pred': _csr_size(pred)}
+        sizes = {'real': None if summary is not None else _csr_size(real), 'pred': _csr_size(pred)}
         # two h5ad files and two threads: each side on its own thread with single-threaded kernels (the reads and the scatter do
         # not scale to two threads; two independent sides do); otherwise one side after the other, each on all threads
         both = nb.get_num_threads() == 2 and None not in sizes.values()
@@ -1049,13 +1097,12 @@ def score_prediction(pred,                       # predicted AnnData or h5ad pat
         if not both and jobs: jobs = [max(jobs, key=lambda j: j[1] * _layout_itemsize(j[2]))]  # one buffer, for the larger side
         filler = _start_filling(jobs)
         try:
-            pm, rm = _stub(pred, pert_col, 'pred'), _stub(real, pert_col, 'real')
+            pm, rm = _stub(pred, pert_col, 'pred'), summary.meta if summary is not None else _stub(real, pert_col, 'real')
             check_pair(pm, rm, pert_col, control)
             def side(which, x, meta, serial=False):
-                groups, b, means, stat, pval = _summarise(x, meta, which, pert_col, control, rm.var_names, chunk_nnz, pools[which], serial)
-                de = _de_summary(means, stat, pval, groups, control, fdr_scope, fold_change_clip)
-                return b, _ranked_rows(de['fdr'], de['lfc'], 0.05)  # as `des` on the `de_table`s, without building them
-            if both:
+                return _side_summary(which, x, meta, rm.var_names, pools[which], serial, chunk_nnz=chunk_nnz, **settings)
+            if summary is not None: out = {'real': (summary.bulk, summary.ranked), 'pred': side('pred', pred, pm)}
+            elif both:
                 from concurrent.futures import ThreadPoolExecutor
                 pred_done = threading.Event()
                 def pred_side():
