@@ -14,7 +14,8 @@ from .doctor import preflight
 import functools, json, time
 
 # %% auto #0
-__all__ = ['cmd_simulate', 'cmd_demo', 'cmd_doctor', 'cmd_train', 'cmd_evaluate', 'cmd_submit', 'cmd_report', 'parser', 'main']
+__all__ = ['cmd_simulate', 'cmd_demo', 'cmd_doctor', 'cmd_train', 'cmd_evaluate', 'cmd_score', 'cmd_submit', 'cmd_report',
+           'parser', 'main']
 
 # %% ../nbs/08_cli.ipynb #0156ba12
 _BOARD_COLUMNS = ['model', 'score', 'score_lo', 'score_hi', 'of_ceiling', 'mae', 'discrimination_score_l1', 'overlap_at_N', 'flags']
@@ -86,6 +87,19 @@ def cmd_evaluate(args) -> int:
     print('\nwrote ' + ', '.join(str(p) for p in paths.values()))
     return 0
 
+def cmd_score(args) -> int:
+    "Score prediction files against real cells (once for all of them); print the table, write it with --out."
+    from vcc.evaluate import score_files, save_scores
+    try: scores = score_files([str(p) for p in args.preds], str(args.real), train=None if args.train is None else str(args.train), rules=args.rules)
+    except ValueError as e:  # the scorer's checks: mismatched genes or perturbations, NaN, mixed scales...
+        print(f'vcc score: {e}', file=sys.stderr)
+        return 1
+    print(scores['table'].round(4).to_string(index=False))
+    if args.out:
+        save_scores(scores, args.out, overwrite=args.overwrite)
+        print(f'\nwrote {args.out}: scores.csv, scores.md and <prediction>/results.csv, agg_results.csv')
+    return 0
+
 def cmd_submit(args) -> int:
     "Pack a trained run's prediction for a split into a new submission version (with the run's CV record, if any)."
     from vcc.submit import submit_run
@@ -148,6 +162,14 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument('--out', type=Path, help='leaderboard folder (default: runs/leaderboard_<stamp>)')
     e.add_argument('--overwrite', action='store_true', help='replace an earlier leaderboard in the same place')
     e.set_defaults(func=cmd_evaluate)
+    sc = sub.add_parser('score', help='score prediction files (h5ad or .vcc) against real cells, as cell-eval run --profile vcc (and cell-eval score, with --train)')
+    sc.add_argument('preds', nargs='+', type=Path, help='prediction h5ad or .vcc files (log1p or counts, controls included)')
+    sc.add_argument('--real', type=Path, required=True, help='the real cells, e.g. data/demo/adata_Validation_truth.h5ad')
+    sc.add_argument('--train', type=Path, help='training h5ad: also score the cell-mean baseline and give each prediction its combined score (x100)')
+    sc.add_argument('--rules', choices=['2025', 'installed'], default='2025', help="'2025' (default): the leaderboard's DE rules; 'installed': the installed cell-eval's")
+    sc.add_argument('--out', type=Path, help='folder for scores.csv, scores.md and each prediction\'s results.csv and agg_results.csv')
+    sc.add_argument('--overwrite', action='store_true', help='replace earlier scores in --out')
+    sc.set_defaults(func=cmd_score)
     s2 = sub.add_parser('submit', help='pack a run\'s prediction into submissions/<version>/ (validated, cell-eval prep, manifest)')
     s2.add_argument('--run', type=Path, required=True, help='a run folder written by vcc train')
     s2.add_argument('--data', type=Path, default=DEMO_DIR, help='challenge folder (default: %(default)s)')

@@ -6,7 +6,7 @@ Docs: https://vcc-dev.github.io/vcc/evaluate.html.md"""
 
 # %% ../nbs/06_evaluate.ipynb #849a8623
 from __future__ import annotations
-import functools
+import functools, tempfile
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp, anndata as ad
 from tqdm.auto import tqdm
@@ -16,10 +16,11 @@ from .models import TrainingSet, ControlModel, PerturbationMeanModel
 from .train import build_model, read_run_config, load_run_data
 
 # %% auto #0
-__all__ = ['BASELINE', 'REPLICATE', 'TRIVIAL_MODELS', 'METRIC_BEST', 'RUN_CV_FILES', 'perturbation_folds', 'held_out_truth',
-           'counts_of', 'split_halves', 'replicate_ceiling', 'calibrated_pds', 'scale_between', 'exploit_flags',
-           'pseudobulk_deltas', 'cross_validate', 'evaluate_on_truth', 'leaderboard', 'plot_leaderboard',
-           'markdown_table', 'save_leaderboard', 'cross_validate_run', 'read_run_cv']
+__all__ = ['BASELINE', 'REPLICATE', 'TRIVIAL_MODELS', 'METRIC_BEST', 'SCORING_RULES', 'RUN_CV_FILES', 'perturbation_folds',
+           'held_out_truth', 'counts_of', 'split_halves', 'replicate_ceiling', 'calibrated_pds', 'scale_between',
+           'exploit_flags', 'pseudobulk_deltas', 'cross_validate', 'evaluate_on_truth', 'leaderboard',
+           'plot_leaderboard', 'markdown_table', 'save_leaderboard', 'score_files', 'save_scores', 'cross_validate_run',
+           'read_run_cv']
 
 # %% ../nbs/06_evaluate.ipynb #264562ce
 def perturbation_folds(perts:list, n_folds:int=5, seed:int=0) -> list[list[str]]:
@@ -296,6 +297,60 @@ def save_leaderboard(board:pd.DataFrame, folder, overwrite:bool=False) -> dict:
     with atomic_path(paths['md'], overwrite) as tmp: tmp.write_text(markdown_table(board[cols]))
     fig = plot_leaderboard(board)
     with atomic_path(paths['png'], overwrite) as tmp: fig.savefig(tmp, dpi=100, format='png', bbox_inches='tight')
+    return paths
+
+# %% ../nbs/06_evaluate.ipynb #56dd7130
+# the 2025 leaderboard's DE rules (pdex 0.1: FDR over all perturbations, fold change clipped at 20) and the installed cell-eval's
+SCORING_RULES = {'2025': dict(fdr_scope='global', fold_change_clip=20.0),
+                 'installed': dict(fdr_scope='per_perturbation', fold_change_clip=None)}
+
+def _prediction_names(preds) -> dict:
+    "name -> prediction: a dict as given; a list named by file name (AnnData: prediction_<i>), repeats numbered."
+    if isinstance(preds, dict): return dict(preds)
+    out = {}
+    for i, p in enumerate(preds):
+        name = Path(p).name if isinstance(p, (str, Path)) else f'prediction_{i}'
+        out[name if name not in out else f'{name}_{i}'] = p
+    return out
+
+def score_files(preds,            # prediction h5ad paths, `.vcc` files or AnnData (log1p or counts, controls included): a list, or name -> one
+                real,             # the real cells: an h5ad path or AnnData (e.g. `adata_Validation_truth.h5ad`)
+                train=None,       # training h5ad or AnnData: adds the cell-mean baseline and each prediction's combined score
+                rules:str='2025', # a `SCORING_RULES` name
+                progress:bool=True) -> dict:
+    "Each prediction scored against one real screen, whose DE is computed once: {'table': a row each, 'results': name -> (results, agg)}."
+    if rules not in SCORING_RULES: raise ValueError(f'rules={rules!r}: use one of {list(SCORING_RULES)}.')
+    rule, preds = SCORING_RULES[rules], _prediction_names(preds)
+    real_side = summarise_real(real, **rule)
+    scored = {}
+    if train is not None: scored[BASELINE] = score_prediction(cell_mean_baseline(train, counts_of(real_side.meta)), real_side, **rule)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, p in tqdm(preds.items(), desc='scoring', disable=not progress):
+            path = None
+            if isinstance(p, (str, Path)) and str(p).endswith('.vcc'):
+                from vcc.submit import unpack_vcc  # vcc.submit imports this module
+                p = path = unpack_vcc(p, Path(tmp)/'pred.h5ad')  # read as a file: the scorer streams it
+            try: scored[name] = score_prediction(p, real_side, **rule)
+            finally:
+                if path is not None: path.unlink()
+    rows = []
+    for name, (_, agg) in scored.items():
+        rows.append({'prediction': name, **agg.set_index('statistic').loc['mean', VCC_METRICS].astype(float)})
+        if train is not None: rows[-1]['score'] = float(combined_score(agg, scored[BASELINE][1]).set_index('metric').x100['avg_score'])
+    return {'table': pd.DataFrame(rows), 'results': scored}
+
+def save_scores(scores:dict,      # `score_files` output
+                folder, overwrite:bool=False) -> dict:
+    "Write scores.csv and scores.md, and each prediction's results.csv and agg_results.csv (as cell-eval) in folder/<name>/; paths by name."
+    folder = Path(folder)
+    paths = {'csv': folder/'scores.csv', 'md': folder/'scores.md'}
+    for name in scores['results']: paths.update({f'{name}/results': folder/name/'results.csv', f'{name}/agg': folder/name/'agg_results.csv'})
+    if not overwrite and (old := [str(p) for p in paths.values() if p.exists()]):  # check all first: nothing half-written
+        raise FileExistsError(f'{old[0]} exists and vcc never overwrites silently: remove it, pick another folder or pass overwrite=True')
+    for name, (res, agg) in scores['results'].items():
+        write_csv(res, paths[f'{name}/results'], overwrite=overwrite); write_csv(agg, paths[f'{name}/agg'], overwrite=overwrite)
+    write_csv(scores['table'], paths['csv'], overwrite=overwrite)
+    with atomic_path(paths['md'], overwrite) as tmp: tmp.write_text(markdown_table(scores['table']))
     return paths
 
 # %% ../nbs/06_evaluate.ipynb #07f4e377

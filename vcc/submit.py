@@ -21,8 +21,8 @@ from .train import load_run, read_run_config
 # %% auto #0
 __all__ = ['BLOCKING_FLAGS', 'VCC_MEMBERS', 'PREP_RSS_PER_BYTE', 'SubmissionError', 'plan_cells', 'control_rows',
            'iter_prediction', 'write_prediction', 'sha256_file', 'disk_needed', 'check_prediction', 'prediction_flags',
-           'check_vcc', 'run_prep', 'pack_vcc', 'vcc_h5ad_sha256', 'read_vcc', 'available_memory', 'choose_packer',
-           'model_config', 'make_submission', 'submit_run']
+           'check_vcc', 'run_prep', 'pack_vcc', 'vcc_h5ad_sha256', 'unpack_vcc', 'read_vcc', 'available_memory',
+           'choose_packer', 'model_config', 'make_submission', 'submit_run']
 
 # %% ../nbs/07_submit.ipynb #e2fd1247
 class SubmissionError(DataError):
@@ -293,13 +293,17 @@ def vcc_h5ad_sha256(path) -> str:
         while chunk := s.read(2**24): h.update(chunk)
     return h.hexdigest()
 
+def unpack_vcc(path, # a `.vcc` written by `cell-eval prep` or `pack_vcc`
+               dest) -> Path: # the h5ad to write (an existing file is never replaced)
+    "Write the h5ad packed in a `.vcc` to `dest`, whole or not at all."
+    path = check_vcc(path)
+    with atomic_path(dest) as tmp, _vcc_h5ad_stream(path) as s, open(tmp, 'wb') as f: shutil.copyfileobj(s, f, 2**24)
+    return Path(dest)
+
 def read_vcc(path, # a `.vcc` written by `cell-eval prep` or `pack_vcc`
              tmp_dir=None) -> ad.AnnData: # where the h5ad is unpacked for reading (removed after)
     "The prediction packed in a `.vcc`, in memory."
-    path = check_vcc(path)
-    with tempfile.TemporaryDirectory(dir=tmp_dir) as d:
-        with _vcc_h5ad_stream(path) as s, open(Path(d)/'pred.h5ad', 'wb') as f: shutil.copyfileobj(s, f, 2**24)
-        return ad.read_h5ad(Path(d)/'pred.h5ad')
+    with tempfile.TemporaryDirectory(dir=tmp_dir) as d: return ad.read_h5ad(unpack_vcc(path, Path(d)/'pred.h5ad'))
 
 # %% ../nbs/07_submit.ipynb #4b8c5281
 PREP_RSS_PER_BYTE = 3.6  # cell-eval prep's peak RSS over the size of the h5ad it packs (3.5x measured: X read whole, then copied)
