@@ -321,7 +321,8 @@ def score_files(preds,            # prediction h5ad paths, `.vcc` files or AnnDa
     "Each prediction scored against one real screen, whose DE is computed once: {'table': a row each, 'results': name -> (results, agg)}."
     if rules not in SCORING_RULES: raise ValueError(f'rules={rules!r}: use one of {list(SCORING_RULES)}.')
     rule, preds = SCORING_RULES[rules], _prediction_names(preds)
-    real_side = summarise_real(real, **rule)
+    # one score: the pair as it is (two h5ad files are then read at once); more: the real side once for all
+    real_side = summarise_real(real, **rule) if len(preds) + (train is not None) > 1 else real
     scored = {}
     if train is not None: scored[BASELINE] = score_prediction(cell_mean_baseline(train, counts_of(real_side.meta)), real_side, **rule)
     with tempfile.TemporaryDirectory() as tmp:
