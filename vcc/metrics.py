@@ -1033,6 +1033,7 @@ def _start_filling(jobs):
     return filler
 
 def _check_scope(fdr_scope):
+    "ValueError unless `fdr_scope` is one of the two the scorer knows."
     if fdr_scope not in ('global', 'per_perturbation'):
         raise ValueError(f"fdr_scope={fdr_scope!r}: use 'global' or 'per_perturbation'.")
 
