@@ -324,16 +324,17 @@ def score_files(preds,            # prediction h5ad paths, `.vcc` files or AnnDa
     # one score: the pair as it is (two h5ad files are then read at once); more: the real side once for all
     real_side = summarise_real(real, **rule) if len(preds) + (train is not None) > 1 else real
     scored = {}
-    if train is not None: scored[BASELINE] = score_prediction(cell_mean_baseline(train, counts_of(real_side.meta)), real_side, **rule)
+    def score(name, make):  # an error says which prediction it is about
+        try: scored[name] = score_prediction(make(), real_side, **rule)
+        except ValueError as e: raise ValueError(f'{name}: {e}') from None
+    if train is not None: score(BASELINE, lambda: cell_mean_baseline(train, counts_of(real_side.meta)))
     with tempfile.TemporaryDirectory() as tmp:
         for name, p in tqdm(preds.items(), desc='scoring', disable=not progress):
-            path = None
             if isinstance(p, (str, Path)) and str(p).endswith('.vcc'):
                 from vcc.submit import unpack_vcc  # vcc.submit imports this module
-                p = path = unpack_vcc(p, Path(tmp)/'pred.h5ad')  # read as a file: the scorer streams it
-            try: scored[name] = score_prediction(p, real_side, **rule)
-            finally:
-                if path is not None: path.unlink()
+                try: score(name, lambda: unpack_vcc(p, Path(tmp)/'pred.h5ad'))  # read as a file: the scorer streams it
+                finally: (Path(tmp)/'pred.h5ad').unlink(missing_ok=True)
+            else: score(name, lambda: p)
     rows = []
     for name, (_, agg) in scored.items():
         rows.append({'prediction': name, **agg.set_index('statistic').loc['mean', VCC_METRICS].astype(float)})
