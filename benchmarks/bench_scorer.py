@@ -75,8 +75,8 @@ def make_data(cells, perts, genes, outdir, seed=0):
 
 
 def warm(paths, prime_gb=3):
-    "Read files once so each scorer starts with them in the page cache, and touch `prime_gb` of memory: on a VM, memory freed by a\n"
-    "previous big run (cell-eval's 15 GB) is slow to touch again (~2 ms/MB), a cost that would fall on whichever scorer runs next."
+    """Read files once so each scorer starts with them in the page cache, and touch `prime_gb` of memory: on a VM, memory freed by a
+    previous big run (cell-eval's 15 GB) is slow to touch again (~2 ms/MB), a cost that would fall on whichever scorer runs next."""
     for p in paths:
         with open(p, 'rb') as f:
             while f.read(1 << 24): pass
@@ -102,8 +102,8 @@ def thread_env(threads):
 
 
 def cold_start(threads, tmp, repeats=3, genes=18_080):
-    "Seconds a fresh vcc process takes to import vcc.metrics and score a tiny screen (3 perturbations, ~120 cells) with `genes`\n"
-    "genes, medians of `repeats` processes; prints the parts, and a second score in the same process (the first also loads numba's kernels)."
+    """Seconds a fresh vcc process takes to import vcc.metrics and score a tiny screen (3 perturbations, ~120 cells) with `genes`
+    genes, medians of `repeats` processes; prints the parts, and a second score in the same process (the first also loads numba's kernels)."""
     d = Path(tmp) / 'cold'; d.mkdir(exist_ok=True)
     (pred, real), _, _ = make_data(120, 3, genes, d)
     runs, parts = [], []

@@ -89,15 +89,14 @@ def cmd_evaluate(args) -> int:
 
 def cmd_score(args) -> int:
     "Score prediction files against real cells (once for all of them); print the table, write it with --out."
-    from vcc.evaluate import score_files, save_scores
-    try: scores = score_files([str(p) for p in args.preds], str(args.real), train=None if args.train is None else str(args.train), rules=args.rules)
-    except ValueError as e:  # the scorer's checks: mismatched genes or perturbations, NaN, mixed scales...
+    from vcc.evaluate import score_files
+    try: scores = score_files([str(p) for p in args.preds], str(args.real), train=None if args.train is None else str(args.train),
+                              rules=args.rules, out=args.out, overwrite=args.overwrite)
+    except ValueError as e:  # the scorer's checks: mismatched genes or perturbations, NaN, mixed scales, not an h5ad...
         print(f'vcc score: {e}', file=sys.stderr)
         return 1
     print(scores['table'].round(4).to_string(index=False))
-    if args.out:
-        save_scores(scores, args.out, overwrite=args.overwrite)
-        print(f'\nwrote {args.out}: scores.csv, scores.md and <prediction>/results.csv, agg_results.csv')
+    if args.out: print(f'\nwrote {args.out}: scores.csv, scores.md and <prediction>/results.csv, agg_results.csv')
     return 0
 
 def cmd_submit(args) -> int:

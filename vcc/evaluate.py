@@ -10,7 +10,7 @@ import functools, tempfile
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp, anndata as ad
 from tqdm.auto import tqdm
-from .data import PERT_COL, CONTROL_LABEL, ChallengeFolder, read_pert_counts, read_gene_names, atomic_path, write_csv
+from .data import PERT_COL, CONTROL_LABEL, DataError, ChallengeFolder, read_pert_counts, read_gene_names, atomic_path, write_csv
 from .metrics import score_prediction, summarise_real, cell_mean_baseline, combined_score, pseudobulk, normalise_log1p, VCC_METRICS
 from .models import TrainingSet, ControlModel, PerturbationMeanModel
 from .train import build_model, read_run_config, load_run_data
@@ -19,7 +19,7 @@ from .train import build_model, read_run_config, load_run_data
 __all__ = ['BASELINE', 'REPLICATE', 'TRIVIAL_MODELS', 'METRIC_BEST', 'SCORING_RULES', 'RUN_CV_FILES', 'perturbation_folds',
            'held_out_truth', 'counts_of', 'split_halves', 'replicate_ceiling', 'calibrated_pds', 'scale_between',
            'exploit_flags', 'pseudobulk_deltas', 'cross_validate', 'evaluate_on_truth', 'leaderboard',
-           'plot_leaderboard', 'markdown_table', 'save_leaderboard', 'score_files', 'save_scores', 'cross_validate_run',
+           'plot_leaderboard', 'markdown_table', 'save_leaderboard', 'save_scores', 'score_files', 'cross_validate_run',
            'read_run_cv']
 
 # %% ../nbs/06_evaluate.ipynb #264562ce
@@ -305,32 +305,70 @@ SCORING_RULES = {'2025': dict(fdr_scope='global', fold_change_clip=20.0),
                  'installed': dict(fdr_scope='per_perturbation', fold_change_clip=None)}
 
 def _prediction_names(preds) -> dict:
-    "name -> prediction: a dict as given; a list named by file name (AnnData: prediction_<i>), repeats numbered."
+    "name -> prediction: a dict as given; a list named by file name (AnnData: prediction_<i>), repeats numbered until unique."
     if isinstance(preds, dict): return dict(preds)
     out = {}
     for i, p in enumerate(preds):
-        name = Path(p).name if isinstance(p, (str, Path)) else f'prediction_{i}'
-        out[name if name not in out else f'{name}_{i}'] = p
+        base = Path(p).name if isinstance(p, (str, Path)) else f'prediction_{i}'
+        name, k = base, 1
+        while name in out: name, k = f'{base}_{k}', k + 1
+        out[name] = p
     return out
+
+def _score_paths(folder, names) -> dict:
+    "The files `save_scores` writes into `folder`, by kind; ValueError for a name that cannot be a folder of its own there."
+    folder = Path(folder)
+    paths = {'csv': folder/'scores.csv', 'md': folder/'scores.md'}
+    for name in names:
+        if Path(name).name != name or name in ('.', '..', 'scores.csv', 'scores.md'):
+            raise ValueError(f'prediction name {name!r} cannot name a folder of results: give it a plain name (no "/", not scores.csv or scores.md).')
+        paths.update({f'{name}/results': folder/name/'results.csv', f'{name}/agg': folder/name/'agg_results.csv'})
+    return paths
+
+def _check_free(folder, paths:dict, overwrite:bool):
+    "FileExistsError if `folder` is a file or, unless `overwrite`, if any of `paths` exists: checked before any work, so nothing is half-written."
+    if Path(folder).exists() and not Path(folder).is_dir(): raise FileExistsError(f'{folder} is a file: give a folder for the scores.')
+    if not overwrite and (old := [str(p) for p in paths.values() if p.exists()]):
+        raise FileExistsError(f'{old[0]} exists and vcc never overwrites silently: remove it, pick another folder or pass overwrite=True (--overwrite)')
+
+def save_scores(scores:dict,      # `score_files` output
+                folder, overwrite:bool=False) -> dict:
+    "Write scores.csv and scores.md, and each prediction's results.csv and agg_results.csv (as cell-eval) in folder/<name>/; paths by name."
+    paths = _score_paths(folder, scores['results'])
+    _check_free(folder, paths, overwrite)
+    for name, (res, agg) in scores['results'].items():
+        write_csv(res, paths[f'{name}/results'], overwrite=overwrite); write_csv(agg, paths[f'{name}/agg'], overwrite=overwrite)
+    write_csv(scores['table'], paths['csv'], overwrite=overwrite)
+    with atomic_path(paths['md'], overwrite) as tmp: tmp.write_text(markdown_table(scores['table']))
+    return paths
 
 def score_files(preds,            # prediction h5ad paths, `.vcc` files or AnnData (log1p or counts, controls included): a list, or name -> one
                 real,             # the real cells: an h5ad path or AnnData (e.g. `adata_Validation_truth.h5ad`)
                 train=None,       # training h5ad or AnnData: adds the cell-mean baseline and each prediction's combined score
                 rules:str='2025', # a `SCORING_RULES` name
+                out=None,         # folder to `save_scores` into, checked before any scoring
+                overwrite:bool=False,
+                tmp_dir=None,     # where a `.vcc` is unpacked to be read (default: the system's temporary folder)
                 progress:bool=True) -> dict:
     "Each prediction scored against one real screen, whose DE is computed once: {'table': a row each, 'results': name -> (results, agg)}."
     if rules not in SCORING_RULES: raise ValueError(f'rules={rules!r}: use one of {list(SCORING_RULES)}.')
     rule, preds = SCORING_RULES[rules], _prediction_names(preds)
+    if not preds: raise ValueError('no predictions given: pass one or more prediction files.')
+    if train is not None and BASELINE in preds: raise ValueError(f'{BASELINE!r} names the baseline here: give the prediction another name.')
+    if out is not None: _check_free(out, _score_paths(out, ([BASELINE] if train is not None else []) + list(preds)), overwrite)
     # one score: the pair as it is (two h5ad files are then read at once); more: the real side once for all
     real_side = summarise_real(real, **rule) if len(preds) + (train is not None) > 1 else real
     scored = {}
-    def score(name, make):  # an error says which prediction it is about
+    def score(name, make, label=None):  # an error says which prediction it is about
         try: scored[name] = score_prediction(make(), real_side, **rule)
-        except ValueError as e: raise ValueError(f'{name}: {e}') from None
-    if train is not None: score(BASELINE, lambda: cell_mean_baseline(train, counts_of(real_side.meta)))
-    with tempfile.TemporaryDirectory() as tmp:
+        except DataError: raise  # it names its file already
+        except ValueError as e: raise ValueError(f'{label or name}: {e}') from None
+    if train is not None:
+        score(BASELINE, lambda: cell_mean_baseline(train, counts_of(real_side.meta)),
+              f'the cell-mean baseline of {train if isinstance(train, (str, Path)) else "the training cells"}')
+    with tempfile.TemporaryDirectory(dir=tmp_dir) as tmp:
         for name, p in tqdm(preds.items(), desc='scoring', disable=not progress):
-            if isinstance(p, (str, Path)) and str(p).endswith('.vcc'):
+            if isinstance(p, (str, Path)) and Path(p).suffix.lower() == '.vcc':
                 from vcc.submit import unpack_vcc  # vcc.submit imports this module
                 try: score(name, lambda: unpack_vcc(p, Path(tmp)/'pred.h5ad'))  # read as a file: the scorer streams it
                 finally: (Path(tmp)/'pred.h5ad').unlink(missing_ok=True)
@@ -339,21 +377,9 @@ def score_files(preds,            # prediction h5ad paths, `.vcc` files or AnnDa
     for name, (_, agg) in scored.items():
         rows.append({'prediction': name, **agg.set_index('statistic').loc['mean', VCC_METRICS].astype(float)})
         if train is not None: rows[-1]['score'] = float(combined_score(agg, scored[BASELINE][1]).set_index('metric').x100['avg_score'])
-    return {'table': pd.DataFrame(rows), 'results': scored}
-
-def save_scores(scores:dict,      # `score_files` output
-                folder, overwrite:bool=False) -> dict:
-    "Write scores.csv and scores.md, and each prediction's results.csv and agg_results.csv (as cell-eval) in folder/<name>/; paths by name."
-    folder = Path(folder)
-    paths = {'csv': folder/'scores.csv', 'md': folder/'scores.md'}
-    for name in scores['results']: paths.update({f'{name}/results': folder/name/'results.csv', f'{name}/agg': folder/name/'agg_results.csv'})
-    if not overwrite and (old := [str(p) for p in paths.values() if p.exists()]):  # check all first: nothing half-written
-        raise FileExistsError(f'{old[0]} exists and vcc never overwrites silently: remove it, pick another folder or pass overwrite=True')
-    for name, (res, agg) in scores['results'].items():
-        write_csv(res, paths[f'{name}/results'], overwrite=overwrite); write_csv(agg, paths[f'{name}/agg'], overwrite=overwrite)
-    write_csv(scores['table'], paths['csv'], overwrite=overwrite)
-    with atomic_path(paths['md'], overwrite) as tmp: tmp.write_text(markdown_table(scores['table']))
-    return paths
+    scores = {'table': pd.DataFrame(rows), 'results': scored}
+    if out is not None: scores['paths'] = save_scores(scores, out, overwrite)
+    return scores
 
 # %% ../nbs/06_evaluate.ipynb #07f4e377
 RUN_CV_FILES = {'leaderboard': 'leaderboard.csv', 'results': 'results.csv', 'deltas': 'deltas.h5ad'}

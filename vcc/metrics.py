@@ -31,8 +31,8 @@ def _is_anndata(x):
 if 'NUMBA_THREADING_LAYER' not in os.environ: nb.config.THREADING_LAYER = 'workqueue'
 
 def _serial_kernel(f):
-    "A single-threaded copy of the parallel numba kernel `f` (its `prange` loops run in order), cached under its own name: the workqueue\n"
-    "layer cannot run parallel kernels from two threads at once, these can (the scorer reads the two sides at once on two threads)."
+    """A single-threaded copy of the parallel numba kernel `f` (its `prange` loops run in order), cached under its own name: the workqueue
+    layer cannot run parallel kernels from two threads at once, these can (the scorer reads the two sides at once on two threads)."""
     py = f.py_func
     g = types.FunctionType(py.__code__, py.__globals__, py.__name__ + '_serial', py.__defaults__, py.__closure__)
     g.__qualname__, g.__doc__, g.__module__ = py.__qualname__ + '_serial', py.__doc__, py.__module__  # the qualname keys numba's cache
@@ -294,8 +294,8 @@ def pds(pred_bulk:pd.DataFrame, real_bulk:pd.DataFrame, control=CONTROL):
 
 # %% ../nbs/03_metrics.ipynb #5af245fc
 def _row_bounds(indptr, chunk_nnz, cuts=()):
-    "Row ranges [r0, r1) of a CSR matrix holding at most `chunk_nnz` stored values each (or one row). A row holding a `cuts` position\n"
-    "(a stored value where the file's storage jumps) inside it gets a range of its own, so no other range spans one."
+    """Row ranges [r0, r1) of a CSR matrix holding at most `chunk_nnz` stored values each (or one row). A row holding a `cuts` position
+    (a stored value where the file's storage jumps) inside it gets a range of its own, so no other range spans one."""
     n, split = len(indptr) - 1, {0, len(indptr) - 1}
     for e in cuts:
         r = int(np.searchsorted(indptr, e, 'right')) - 1
@@ -309,8 +309,8 @@ def _row_bounds(indptr, chunk_nnz, cuts=()):
     return out
 
 def _chunking(indptr, codes, chunk_nnz, n_genes, max_table_bytes=64 << 20, cuts=()):
-    "Row chunks of about `chunk_nnz` values, made larger until their (chunk, group) segment tables fit in `max_table_bytes`; the\n"
-    "`cuts` are kept out of chunks (`_row_bounds`) unless the tables cannot fit then."
+    """Row chunks of about `chunk_nnz` values, made larger until their (chunk, group) segment tables fit in `max_table_bytes`; the
+    `cuts` are kept out of chunks (`_row_bounds`) unless the tables cannot fit then."""
     nnz = int(indptr[-1])
     for cc in ((cuts, ()) if len(cuts) else ((),)):
         size = chunk_nnz
@@ -325,10 +325,10 @@ def _chunking(indptr, codes, chunk_nnz, n_genes, max_table_bytes=64 << 20, cuts=
 # %% ../nbs/03_metrics.ipynb #bcfb9d39
 @nb.njit(parallel=True, cache=True, nogil=True)
 def _scatter_chunk(indptr, start, indices, data, codes, g_lo, n_loc, s0, n_genes, out, base, T, check=False, eps=1e-3, row_scale=None):
-    "Scatter the nonzeros of CSR rows whose stored gene index is in [s0, s0 + n_genes) (row i: `indices`/`data` from `start[i]` to\n"
-    "`indptr[i + 1]`, group `codes[i]`) into `out[base:]`, ordered by (local group, gene) and by row within, each divided by its row's\n"
-    "`row_scale` if given. Returns the segment starts (local group, gene) relative to `base`; `_scan_floats`' statistics of the values read\n"
-    "if `check`; where each row's values past the range begin (meaningful if the indices are sorted); whether they are; `T` threads."
+    """Scatter the nonzeros of CSR rows whose stored gene index is in [s0, s0 + n_genes) (row i: `indices`/`data` from `start[i]` to
+    `indptr[i + 1]`, group `codes[i]`) into `out[base:]`, ordered by (local group, gene) and by row within, each divided by its row's
+    `row_scale` if given. Returns the segment starts (local group, gene) relative to `base`; `_scan_floats`' statistics of the values read
+    if `check`; where each row's values past the range begin (meaningful if the indices are sorted); whether they are; `T` threads."""
     n_rows = indptr.shape[0] - 1
     T = max(min(T, n_rows), 1)
     n_seg = n_loc * n_genes
@@ -395,8 +395,8 @@ def _buffer(pool, nbytes):
 _MADV_POPULATE_WRITE = 23  # Linux >= 5.14
 
 def _populate(buf, step=32 << 20):
-    "Map every page of `buf` for writing without changing its contents (madvise MADV_POPULATE_WRITE, through ctypes, which releases\n"
-    "the GIL), so kernels may write into it meanwhile; True if done. First touch of fresh memory is slow on a VM (~2 ms/MB here)."
+    """Map every page of `buf` for writing without changing its contents (madvise MADV_POPULATE_WRITE, through ctypes, which releases
+    the GIL), so kernels may write into it meanwhile; True if done. First touch of fresh memory is slow on a VM (~2 ms/MB here)."""
     import ctypes, mmap
     if buf.nbytes == 0 or not sys.platform.startswith('linux'): return False
     libc = ctypes.CDLL(None, use_errno=True)
@@ -415,9 +415,9 @@ class _Layout:
         self._grp, self._base, self._ptr = [], [], []
 
     def add(self, indptr, indices, data, codes, start=None, check=False, row_scale=None):
-        "Scatter CSR rows (`indptr` into `indices`/`data`, read from `start` if given, groups `codes`) after the values so far, divided by\n"
-        "`row_scale` if given. Returns `_scan_floats`' statistics of what was read (if `check`), where each row's values past this layout's\n"
-        "genes begin, and whether the rows' indices are sorted (then those positions can start the next layout's read)."
+        """Scatter CSR rows (`indptr` into `indices`/`data`, read from `start` if given, groups `codes`) after the values so far, divided by
+        `row_scale` if given. Returns `_scan_floats`' statistics of what was read (if `check`), where each row's values past this layout's
+        genes begin, and whether the rows' indices are sorted (then those positions can start the next layout's read)."""
         indptr = np.asarray(indptr, dtype=np.int64)
         start = indptr[:-1] if start is None else start
         if len(codes) == 0: return (True, np.inf, -np.inf, False), start, True
@@ -935,7 +935,11 @@ def _stub(x, pert_col, which):
     "obs (the perturbation column) and var_names of an AnnData or h5ad file, without its matrix."
     if isinstance(x, (str, Path)) and Path(x).exists():
         import h5py
-        with h5py.File(x, 'r') as f: return _Cells(None, *_h5_obs_var(f, pert_col))
+        try: f = h5py.File(x, 'r')
+        except OSError as e: raise ValueError(f'{which}: {x} is not an h5ad file ({e}); give an h5ad written by anndata.') from None
+        with f:
+            try: return _Cells(None, *_h5_obs_var(f, pert_col))
+            except KeyError as e: raise ValueError(f'{which}: {x} is not an h5ad file (no {e} in it); give an h5ad written by anndata.') from None
     a = _as_anndata(x, which)
     return _Cells(None, a.obs[[c for c in [pert_col] if c in a.obs]], a.var_names)
 
@@ -1007,8 +1011,8 @@ _EXIT_HOOK = []
 
 @contextlib.contextmanager
 def _gc_paused():
-    "Context: Python's cyclic garbage collector off (scoring makes no reference cycles, and each sweep walks the whole numba/pandas heap:\n"
-    "~0.4 s of CPU a score); once per process, the heap frozen at exit so that interpreter shutdown skips its last sweep (~0.25 s)."
+    """Context: Python's cyclic garbage collector off (scoring makes no reference cycles, and each sweep walks the whole numba/pandas heap:
+    ~0.4 s of CPU a score); once per process, the heap frozen at exit so that interpreter shutdown skips its last sweep (~0.25 s)."""
     if not _EXIT_HOOK: _EXIT_HOOK.append(atexit.register(gc.freeze))
     was = gc.isenabled(); gc.disable()
     try: yield
@@ -1021,8 +1025,8 @@ def _csr_size(x):
     except (OSError, KeyError): return None  # not an h5ad: the readers will say so
 
 def _start_filling(jobs):
-    "For each (pool, stored values, dtype): put in the pool a layout buffer for that many values and map the part a first gene block\n"
-    "touches (first touch of fresh memory is slow on a VM), on one thread that overlaps the start-up; the thread, or None without jobs."
+    """For each (pool, stored values, dtype): put in the pool a layout buffer for that many values and map the part a first gene block
+    touches (first touch of fresh memory is slow on a VM), on one thread that overlaps the start-up; the thread, or None without jobs."""
     parts = []
     for pool, n, dt in jobs:
         isz = _layout_itemsize(dt)
@@ -1057,9 +1061,10 @@ class RealSummary:
                 f'{", ".join(f"{k}={v!r}" for k, v in self.settings.items())})')
 
 def summarise_real(real,                       # real AnnData or h5ad path (controls included)
-                   pert_col=PERT_COL, control=CONTROL,
+                   pert_col=PERT_COL,          # obs column of the perturbation labels
+                   control=CONTROL,            # label of the control cells
                    fdr_scope='global',         # as `score_prediction`
-                   chunk_nnz=1 << 21,
+                   chunk_nnz=1 << 21,          # stored values per row chunk read from an h5ad
                    fold_change_clip:float|None=20.0):
     "The real side of `score_prediction`, computed once: its pseudobulk and DE genes, for scoring many predictions against the same cells."
     _check_scope(fdr_scope)

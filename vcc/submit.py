@@ -233,6 +233,7 @@ VCC_MEMBERS = ('pred.h5ad.zst', 'watermark.txt')
 def check_vcc(path) -> Path:
     "Check that a `.vcc` is a tar holding `pred.h5ad.zst` and the `vcc-prep` watermark."
     path = Path(path)
+    if not path.is_file(): raise SubmissionError(path, 'no such file', 'check the path')
     try:
         with tarfile.open(path) as t:
             names = sorted(t.getnames())
