@@ -127,7 +127,7 @@ def test_baseline_and_combined_score(tmp_path):
     assert list(ours.obs_names) == list(theirs.obs_names)
     dense = lambda X: np.asarray(X.todense()) if sp.issparse(X) else np.asarray(X)
     # cell-eval averages the group means in polars' group_by order, which changes from run to run (no maintain_order), so its
-    # float32 mean moves by a few ulps between its own runs (up to 9.5e-7 in 8 runs here); allow what any order of the
+    # float32 mean moves by a few ulps between its own runs; allow what any order of the
     # n_groups-term float32 sum can give, (n_groups - 1) eps relative, and no more
     n_groups = train.obs[PERT_COL].nunique()
     np.testing.assert_allclose(dense(ours.X), dense(theirs.X), rtol=(n_groups - 1) * np.finfo(np.float32).eps, atol=0)

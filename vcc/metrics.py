@@ -1024,17 +1024,21 @@ def _csr_size(x):
     try: return _h5_csr_size(x) if isinstance(x, (str, Path)) and Path(x).exists() else None
     except (OSError, KeyError): return None  # not an h5ad: the readers will say so
 
-def _start_filling(jobs):
-    """For each (pool, stored values, dtype): put in the pool a layout buffer for that many values and map the part a first gene block
-    touches (first touch of fresh memory is slow on a VM), on one thread that overlaps the start-up; the thread, or None without jobs."""
+@contextlib.contextmanager
+def _filling(jobs):
+    """Context: for each (pool, stored values, dtype), a layout buffer for that many values put in the pool, the part a first gene block
+    touches mapped on one thread that overlaps the start-up (first touch of fresh memory is slow on a VM); on exit the thread is
+    joined and the pools let their buffers go."""
     parts = []
     for pool, n, dt in jobs:
         isz = _layout_itemsize(dt)
         parts.append(_buffer(pool, n * isz)[:int(n / _n_blocks(n) * 1.05) * isz])
-    if not parts: return None
-    filler = threading.Thread(target=lambda: [_populate(b) for b in parts], daemon=True)
-    filler.start()
-    return filler
+    filler = threading.Thread(target=lambda: [_populate(b) for b in parts], daemon=True) if parts else None
+    if filler is not None: filler.start()
+    try: yield
+    finally:
+        if filler is not None: filler.join()
+        for pool, *_ in jobs: pool.clear()
 
 def _check_scope(fdr_scope):
     "ValueError unless `fdr_scope` is one of the two the scorer knows."
@@ -1074,11 +1078,8 @@ def summarise_real(real,                       # real AnnData or h5ad path (cont
         rm = _stub(real, pert_col, 'real')
         _check_side(rm, 'real', pert_col, control)
         size, pool = _csr_size(real), {}
-        filler = _start_filling([(pool, *size)] if size is not None else [])
-        try: bulk, ranked = _side_summary('real', real, rm, rm.var_names, pool, False, chunk_nnz=chunk_nnz, **settings)
-        finally:
-            if filler is not None: filler.join()
-            pool.clear()
+        with _filling([(pool, *size)] if size is not None else []):
+            bulk, ranked = _side_summary('real', real, rm, rm.var_names, pool, False, chunk_nnz=chunk_nnz, **settings)
     return RealSummary(rm, bulk, ranked, settings)
 
 def score_prediction(pred,                       # predicted AnnData or h5ad path (controls included)
@@ -1101,8 +1102,7 @@ def score_prediction(pred,                       # predicted AnnData or h5ad pat
         pools = {'real': {}, 'pred': {}} if both else dict.fromkeys(('real', 'pred'), {})
         jobs = [(pools[w], *sizes[w]) for w in ('real', 'pred') if sizes[w] is not None]
         if not both and jobs: jobs = [max(jobs, key=lambda j: j[1] * _layout_itemsize(j[2]))]  # one buffer, for the larger side
-        filler = _start_filling(jobs)
-        try:
+        with _filling(jobs):  # every h5ad side's pool is in `jobs` (two, or the one they share)
             pm, rm = _stub(pred, pert_col, 'pred'), summary.meta if summary is not None else _stub(real, pert_col, 'real')
             check_pair(pm, rm, pert_col, control)
             def side(which, x, meta, serial=False):
@@ -1119,9 +1119,6 @@ def score_prediction(pred,                       # predicted AnnData or h5ad pat
                     # the real side (this thread) goes back to all threads once the prediction's thread has finished its kernels
                     out = {'real': side('real', real, rm, lambda: not pred_done.is_set()), 'pred': fut.result()}
             else: out = {w: side(w, x, m) for w, x, m in (('real', real, rm), ('pred', pred, pm))}  # one matrix in memory at a time
-        finally:
-            if filler is not None: filler.join()
-            pools.clear()
         bulk, ranked = {w: o[0] for w, o in out.items()}, {w: o[1] for w, o in out.items()}
         perts = pd.Index(_perturbations(bulk['real'], control), name='perturbation')
         res = pd.concat([pd.Series(_overlap_at_n(ranked['real'], ranked['pred']), index=perts, name='overlap_at_N'),
