@@ -501,40 +501,68 @@ def _radix_sort_bits(a, b, lo, bits, base=0):
         a, b = b, a
     return a
 
+_LOW_BITS, _HIGH_BITS = 12, 16  # the two digits of `_radix_sort_split`: a gene's float32 log1p keys span ~25 bits
+
+@nb.njit(cache=True, nogil=True)
+def _radix_sort_split(a, b, n, lo, low_count, high_count, high_min, high_bits):
+    """Sort the packed keys `a[:n]` (`key << lo | low bits`) by `key`, in two LSD passes: its low `_LOW_BITS` bits, whose histogram
+    `low_count` the caller counted while packing, then `(key >> _LOW_BITS) - high_min` (< 1 << `high_bits`), counted during the first
+    pass. `b` is scratch and `high_count` holds at least 1 << `high_bits` counters; the sorted keys end in `a`."""
+    sh_low, sh_high = a.dtype.type(lo), a.dtype.type(lo + _LOW_BITS)
+    low_mask, base = a.dtype.type((1 << _LOW_BITS) - 1), a.dtype.type(high_min)
+    run = 0
+    for d in range(1 << _LOW_BITS):
+        c = low_count[d]; low_count[d] = run; run += c
+    for d in range(1 << high_bits): high_count[d] = 0
+    for i in range(n):
+        x = a[i]
+        d = np.int64((x >> sh_low) & low_mask)
+        b[low_count[d]] = x; low_count[d] += 1
+        high_count[np.int64((x >> sh_high) - base)] += 1
+    run = 0
+    for d in range(1 << high_bits):
+        c = high_count[d]; high_count[d] = run; run += c
+    for i in range(n):
+        x = b[i]
+        d = np.int64((x >> sh_high) - base)
+        a[high_count[d]] = x; high_count[d] += 1
+
 # %% ../nbs/03_metrics.ipynb #9c2e031d
-@nb.njit(cache=True)
-def _mwu_gene(srt, gbits, ctrl, m, sizes, below2, rank_sum, tie_extra):
-    "Walk the tie blocks of one gene's sorted packed nonzeros (`m`: nonzeros per group): rank sums and tie terms of every group vs `ctrl`; returns the controls' tie term."
+@nb.njit(cache=True, nogil=True)
+def _mwu_gene(srt, n, gbits, ctrl, m, sizes, below2, rank_sum, tie_extra, ties):
+    """Walk one gene's sorted packed nonzeros `srt[:n]` (`m`: nonzeros per group): rank sums and tie terms of every group vs `ctrl`;
+    returns the controls' tie term. `ties` is scratch for n positions."""
     gmask, sh = srt.dtype.type((1 << gbits) - 1), srt.dtype.type(gbits)
-    tot = srt.shape[0]
     below2[:] = 0; tie_extra[:] = 0.0  # per group: sum over its values of 2 x (controls below + half the tied controls)
-    below_c, tie_c, i = 0, 0.0, 0
-    while i < tot:
-        key = srt[i] >> sh
-        if i + 1 == tot or (srt[i + 1] >> sh) != key:  # a value without ties (the usual case)
-            g = np.int64(srt[i] & gmask)
-            if g == ctrl: below_c += 1
-            else: below2[g] += below_c + below_c
-            i += 1
-            continue
-        j = i + 1
-        while j + 1 < tot and (srt[j + 1] >> sh) == key: j += 1
-        c = 0
+    below_c, nt = 0, 0
+    for i in range(n):  # first as if no value had a tie: each adds the controls before it; tie blocks are noted (few) and fixed below
+        x = srt[i]
+        g = np.int64(x & gmask)
+        below2[g] += below_c
+        below_c += g == ctrl
+        if i + 1 < n and (x >> sh) == (srt[i + 1] >> sh):
+            ties[nt] = i; nt += 1
+    for g in range(below2.shape[0]): below2[g] += below2[g]
+    tie_c, t = 0.0, 0
+    while t < nt:  # a tie block [i, j]: a run of noted positions, and the one after the last
+        i, u = ties[t], t
+        while u + 1 < nt and ties[u + 1] == ties[u] + 1: u += 1
+        j, c = ties[u] + 1, 0
         for q in range(i, j + 1):
             if np.int64(srt[q] & gmask) == ctrl: c += 1
-        tie_c += c * c * float(c) - c
+        cc = c * c * float(c) - c
+        tie_c += cc
         q = i
-        while q <= j:  # inside a block each group's values are contiguous (the group is the low bits)
+        while q <= j:  # inside a block each group's values are contiguous, in group order (the group is the low bits)
             g = np.int64(srt[q] & gmask)
             k = 1
             while q + k <= j and np.int64(srt[q + k] & gmask) == g: k += 1
-            if g != ctrl:
+            if g != ctrl:  # the mid-rank counts half of the block's controls; the first pass counted those sorted before g's values
+                below2[g] += k * c if g < ctrl else -k * c
                 tt = k + c
-                below2[g] += k * (below_c + below_c + c)
-                tie_extra[g] += (tt * tt * float(tt) - tt) - (c * c * float(c) - c)
+                tie_extra[g] += (tt * tt * float(tt) - tt) - cc
             q += k
-        below_c += c
-        i = j + 1
+        t = u + 1
     m_c, n_b = m[ctrl], sizes[ctrl]
     for g in range(m.shape[0]):  # mid-ranks of g's nonzeros in g + controls: above all zeros, own ranks 1..m_g, plus controls below
         mg = m[g]
@@ -557,11 +585,16 @@ def _de_pairs(vals, keys, base, ptr, gp, sizes, ctrl, scale, sparse_mean, means,
             c = 0
             for p in range(ptr.shape[0]): c += ptr[p, jj + 1] - ptr[p, jj]
             cap = max(cap, c)
-        buf_a, buf_b = np.empty(cap, dtype=np.uint64), np.empty(cap, dtype=np.uint64)
+        buf_a, buf_b, ties = np.empty(cap, dtype=np.uint64), np.empty(cap, dtype=np.uint64), np.empty(cap, dtype=np.int64)
+        low_count, high_count = np.zeros(1 << _LOW_BITS, dtype=np.int32), np.zeros(1 << _HIGH_BITS, dtype=np.int32)
         m, below2 = np.zeros(n_groups, dtype=np.int64), np.zeros(n_groups, dtype=np.int64)
         rank_sum, tie_extra = np.zeros(n_groups), np.zeros(n_groups)
-        gsh = np.uint64(gbits)
+        gsh, low_mask = np.uint64(gbits), np.uint64((1 << _LOW_BITS) - 1)
         for jj in range(j0, j1):
+            est = 0
+            for p in range(ptr.shape[0]): est += ptr[p, jj + 1] - ptr[p, jj]
+            split = narrow and est >= 256  # two-pass sort, its low digit counted while gathering
+            if split: low_count[:] = 0
             tot = 0
             kmin, kmax = np.uint64(0), np.uint64(0)
             for g in range(n_groups):  # a group's values: its (chunk, group) pairs in row order
@@ -578,35 +611,43 @@ def _de_pairs(vals, keys, base, ptr, gp, sizes, ctrl, scale, sparse_mean, means,
                         if tot == 0 or key < kmin: kmin = key
                         if tot == 0 or key > kmax: kmax = key
                         if narrow: buf_a[tot] = (key << gsh) | gg
+                        if split: low_count[np.int64(key & low_mask)] += 1
                         tot += 1
                 m[g] = mg
                 if sparse_mean: means[g, jj] = acc
                 else: means[g, jj] = np.float64(acc) / sizes[g]
                 sums[g, jj] = acc64
-            bits = 0
-            while bits < 64 and ((kmax - kmin) >> np.uint64(bits)) != 0: bits += 1
-            off = kmin << gsh if narrow else np.uint64(0)  # packed keys hold key - min below
-            if not narrow:
-                pos = 0
-                if bits + gbits <= 64:  # pack (key - min, group) in one uint64 and sort on the key bits only
-                    for g in range(n_groups):
-                        for p in range(gp[g], gp[g + 1]):
-                            for k in range(base[p] + ptr[p, jj], base[p] + ptr[p, jj + 1]):
-                                buf_a[pos] = ((np.uint64(keys[k]) - kmin) << gsh) | np.uint64(g); pos += 1
-                else:  # too wide to pack (float64 spanning many binades): pack the dense rank of each distinct value
-                    kk = np.empty(tot, dtype=np.uint64)
-                    for g in range(n_groups):
-                        for p in range(gp[g], gp[g + 1]):
-                            for k in range(base[p] + ptr[p, jj], base[p] + ptr[p, jj + 1]): kk[pos] = np.uint64(keys[k]); pos += 1
-                    u = np.unique(kk)
-                    bits = 0
-                    while (np.uint64(u.shape[0]) >> np.uint64(bits)) != 0: bits += 1
+            high_min = kmin >> np.uint64(_LOW_BITS)
+            high_bits = 0
+            while high_bits <= _HIGH_BITS and ((kmax >> np.uint64(_LOW_BITS)) - high_min) >> np.uint64(high_bits) != 0: high_bits += 1
+            if split and high_bits <= _HIGH_BITS:
+                _radix_sort_split(buf_a, buf_b, tot, gbits, low_count, high_count, high_min, high_bits)
+                srt = buf_a[:tot]
+            else:
+                bits = 0
+                while bits < 64 and ((kmax - kmin) >> np.uint64(bits)) != 0: bits += 1
+                off = kmin << gsh if narrow else np.uint64(0)  # packed keys hold key - min below
+                if not narrow:
                     pos = 0
-                    for g in range(n_groups):
-                        for q in range(m[g]):
-                            buf_a[pos] = (np.uint64(np.searchsorted(u, kk[pos])) << gsh) | np.uint64(g); pos += 1
-            srt = _radix_sort_bits(buf_a[:tot], buf_b[:tot], gbits, bits, off)
-            tie_c = _mwu_gene(srt, gbits, ctrl, m, sizes, below2, rank_sum, tie_extra)
+                    if bits + gbits <= 64:  # pack (key - min, group) in one uint64 and sort on the key bits only
+                        for g in range(n_groups):
+                            for p in range(gp[g], gp[g + 1]):
+                                for k in range(base[p] + ptr[p, jj], base[p] + ptr[p, jj + 1]):
+                                    buf_a[pos] = ((np.uint64(keys[k]) - kmin) << gsh) | np.uint64(g); pos += 1
+                    else:  # too wide to pack (float64 spanning many binades): pack the dense rank of each distinct value
+                        kk = np.empty(tot, dtype=np.uint64)
+                        for g in range(n_groups):
+                            for p in range(gp[g], gp[g + 1]):
+                                for k in range(base[p] + ptr[p, jj], base[p] + ptr[p, jj + 1]): kk[pos] = np.uint64(keys[k]); pos += 1
+                        u = np.unique(kk)
+                        bits = 0
+                        while (np.uint64(u.shape[0]) >> np.uint64(bits)) != 0: bits += 1
+                        pos = 0
+                        for g in range(n_groups):
+                            for q in range(m[g]):
+                                buf_a[pos] = (np.uint64(np.searchsorted(u, kk[pos])) << gsh) | np.uint64(g); pos += 1
+                srt = _radix_sort_bits(buf_a[:tot], buf_b[:tot], gbits, bits, off)
+            tie_c = _mwu_gene(srt, tot, gbits, ctrl, m, sizes, below2, rank_sum, tie_extra, ties)
             m_c, n_b = m[ctrl], sizes[ctrl]
             for g in range(n_groups):
                 if g == ctrl: continue
