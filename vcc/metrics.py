@@ -36,7 +36,7 @@ def _serial_kernel(f):
     py = f.py_func
     g = types.FunctionType(py.__code__, py.__globals__, py.__name__ + '_serial', py.__defaults__, py.__closure__)
     g.__qualname__, g.__doc__, g.__module__ = py.__qualname__ + '_serial', py.__doc__, py.__module__  # the qualname keys numba's cache
-    return nb.njit(cache=True, nogil=True)(g)
+    return nb.njit(cache=True, nogil=True, **{k: v for k, v in f.targetoptions.items() if k == 'fastmath'})(g)
 
 def _is_serial(serial):
     "Whether to run single-threaded kernels now: `serial` is a bool or a callable that says it (true while another thread runs kernels)."
@@ -63,24 +63,45 @@ def _scan_floats(v, eps):
         if not frac and x - np.trunc(x) > eps: frac = True
     return True, vmin, vmax, frac
 
-@nb.njit(inline='always')
-def _scan_step(x, eps, f, vmin, vmax, frac):
-    "`_scan_floats`' statistics (finite, min, max, fractional) with one more value `x`, for kernels that read the values for other work."
-    if x < vmin: vmin = x
-    if x > vmax: vmax = x
-    return f and np.isfinite(x), vmin, vmax, frac or x - np.trunc(x) > eps
+@nb.njit(cache=True, nogil=True)
+def _scan_bits(v, bits, eps):
+    """(smallest and largest bit pattern as signed integers, values whose fractional part is > eps, values with any fractional part) of
+    the float values `v`, `bits` being `v` viewed as integers of the same size. The patterns of finite values >= 0 order like the values,
+    and this loop vectorises (`_scan_floats`' does not)."""
+    lo, hi, n_frac, n_nonint = bits[0], bits[0], 0, 0
+    for k in range(v.shape[0]):
+        b = bits[k]
+        lo, hi = min(lo, b), max(hi, b)
+        t = v[k] - np.trunc(v[k])
+        n_frac += t > eps
+        n_nonint += t != 0
+    return lo, hi, n_frac, n_nonint
 
 @nb.njit(parallel=True, cache=True, nogil=True)
-def _scan_floats_par(v, eps, T):
-    "`_scan_floats` on `T` threads, each over a slice, their statistics merged."
-    n, T = v.shape[0], max(T, 1)
-    fin, fr = np.ones(T, dtype=np.bool_), np.zeros(T, dtype=np.bool_)
-    lo, hi = np.full(T, np.inf), np.full(T, -np.inf)
+def _scan_bits_par(v, bits, eps, T):
+    "`_scan_bits` on `T` threads, each over a slice (at least one value each), merged."
+    n, T = v.shape[0], max(min(T, v.shape[0]), 1)
+    lo, hi, fr, ni = np.empty(T, bits.dtype), np.empty(T, bits.dtype), np.zeros(T, np.int64), np.zeros(T, np.int64)
     for t in nb.prange(T):
-        fin[t], lo[t], hi[t], fr[t] = _scan_floats(v[t * n // T:(t + 1) * n // T], eps)
-    return fin.all(), lo.min(), hi.max(), fr.any()
+        a, b = t * n // T, (t + 1) * n // T
+        lo[t], hi[t], fr[t], ni[t] = _scan_bits(v[a:b], bits[a:b], eps)
+    return lo.min(), hi.max(), fr.sum(), ni.sum()
 
-_scan_floats_serial = _serial_kernel(_scan_floats_par)
+_scan_bits_serial = _serial_kernel(_scan_bits_par)
+
+def _scan_values(v,        # float values (1-D)
+                 eps=1e-3, # a fractional part above this means "not counts"
+                 T=1):     # threads; 1: the single-threaded kernel, safe beside another thread's kernels
+    """(all finite, min, max, any fractional part > eps, any fractional part at all) of `v` as `np.modf` would see them. Finite values
+    >= 0, the usual case, are read once as bit patterns; a negative value, -0.0, NaN or Inf sends them to the value-by-value scan."""
+    v = np.ascontiguousarray(v)
+    if v.size == 0: return True, np.inf, -np.inf, False, False
+    bits = v.view(np.int32 if v.itemsize == 4 else np.int64)
+    lo, hi, n_frac, n_nonint = (_scan_bits_serial if T <= 1 else _scan_bits_par)(v, bits, eps, max(T, 1))
+    if lo < 0 or hi >= np.array(np.inf, v.dtype).view(bits.dtype):
+        return *_scan_floats(v, eps), True  # whether some value is not an integer is not known then: say so, the safe answer
+    vmin, vmax = np.array([lo, hi], bits.dtype).view(v.dtype)
+    return True, float(vmin), float(vmax), bool(n_frac), bool(n_nonint)
 
 # %% ../nbs/03_metrics.ipynb #5ca1ab1e
 def _merge_stats(a, b):
@@ -107,7 +128,7 @@ def looks_lognorm(X,               # cells x genes matrix (dense or sparse)
     if v.dtype == np.float16: v = v.astype(np.float32)
     if v.size == 0: raise ValueError('The expression matrix is empty: give it cells and genes.')
     if v.dtype.kind not in 'fiub': raise ValueError(f'X has dtype {v.dtype}: store numbers (float32 or integer counts).')
-    stats = _scan_floats(v, eps) if v.dtype.kind == 'f' else (True, v.min(), v.max(), False)
+    stats = _scan_values(v, eps)[:4] if v.dtype.kind == 'f' else (True, v.min(), v.max(), False)
     return _lognorm_verdict(*stats, max_log=max_log)
 
 # %% ../nbs/03_metrics.ipynb #fc30c97b
@@ -122,25 +143,33 @@ def _csr_row_totals(indptr, data):
         out[i] = s
     return out
 
-@nb.njit(parallel=True, cache=True, nogil=True)
-def _csr_row_totals_checked(indptr, data, eps, T):
-    "`_csr_row_totals` and `_scan_floats_par`'s statistics (finite, min, max, fractional) in one read of `data`, on `T` threads."
+_csr_row_totals_serial = _serial_kernel(_csr_row_totals)
+
+@nb.njit(parallel=True, cache=True, nogil=True, fastmath={'reassoc'})
+def _csr_row_totals_any_order(indptr, data, T):
+    """`_csr_row_totals` adding in any order, which vectorises, on `T` threads: the same sums where every value is an integer and every
+    partial sum stays below 2**53 (each one exact in float64), as with counts."""
     n, T = indptr.shape[0] - 1, max(T, 1)
     out = np.zeros(n, dtype=data.dtype)
-    fin, fr = np.ones(T, dtype=np.bool_), np.zeros(T, dtype=np.bool_)
-    lo, hi = np.full(T, np.inf), np.full(T, -np.inf)
     for t in nb.prange(T):
-        f, vmin, vmax, frac = True, np.inf, -np.inf, False
         for i in range(t * n // T, (t + 1) * n // T):
+            row = data[indptr[i]:indptr[i + 1]]  # a slice: the loop below vectorises, an indexed one did not
             s = 0.0
-            for k in range(indptr[i], indptr[i + 1]):
-                s += data[k]
-                f, vmin, vmax, frac = _scan_step(data[k], eps, f, vmin, vmax, frac)
+            for k in range(row.shape[0]): s += np.float64(row[k])
             out[i] = s
-        fin[t], lo[t], hi[t], fr[t] = f, vmin, vmax, frac
-    return out, (fin.all(), lo.min(), hi.max(), fr.any())
+    return out
 
-_csr_row_totals_checked_serial = _serial_kernel(_csr_row_totals_checked)
+_csr_row_totals_any_order_serial = _serial_kernel(_csr_row_totals_any_order)
+
+def _row_totals_checked(indptr, data, eps=1e-3, T=1):
+    """(row totals as scanpy adds them, `_scan_values`' statistics (finite, min, max, fractional)) of CSR rows, on `T` threads (1: the
+    single-threaded kernels). Counts are added in any order (exact); other values in scanpy's order."""
+    finite, vmin, vmax, frac, nonint = _scan_values(data[indptr[0]:indptr[-1]], eps, T)
+    longest = int(np.diff(indptr).max(initial=0))
+    if finite and not nonint and vmin >= 0 and vmax * longest < 2.0 ** 53:
+        totals = (_csr_row_totals_any_order_serial if T <= 1 else _csr_row_totals_any_order)(indptr, data, max(T, 1))
+    else: totals = (_csr_row_totals_serial if T <= 1 else _csr_row_totals)(indptr, data)
+    return totals, (finite, vmin, vmax, frac)
 
 # %% ../nbs/03_metrics.ipynb #3dce50e8
 @nb.njit(parallel=True, cache=True, nogil=True)
@@ -324,20 +353,18 @@ def _chunking(indptr, codes, chunk_nnz, n_genes, max_table_bytes=64 << 20, cuts=
 
 # %% ../nbs/03_metrics.ipynb #bcfb9d39
 @nb.njit(parallel=True, cache=True, nogil=True)
-def _scatter_chunk(indptr, start, indices, data, codes, g_lo, n_loc, s0, n_genes, out, base, T, check=False, eps=1e-3, row_scale=None):
+def _scatter_chunk(indptr, start, indices, data, codes, g_lo, n_loc, s0, n_genes, out, base, T, row_scale=None, whole_rows=True):
     """Scatter the nonzeros of CSR rows whose stored gene index is in [s0, s0 + n_genes) (row i: `indices`/`data` from `start[i]` to
     `indptr[i + 1]`, group `codes[i]`) into `out[base:]`, ordered by (local group, gene) and by row within, each divided by its row's
-    `row_scale` if given. Returns the segment starts (local group, gene) relative to `base`; `_scan_floats`' statistics of the values read
-    if `check`; where each row's values past the range begin (meaningful if the indices are sorted); whether they are; `T` threads."""
+    `row_scale` if given. Returns the segment starts (local group, gene) relative to `base`; where each row's values past the range begin
+    (meaningful if the indices are sorted); whether they are; `T` threads.
+    `whole_rows=False` promises sorted indices: a row is read only up to its first value past the range."""
     n_rows = indptr.shape[0] - 1
     T = max(min(T, n_rows), 1)
     n_seg = n_loc * n_genes
     cnt, unsorted = np.zeros((T, n_seg), dtype=np.int64), np.zeros(T, dtype=np.bool_)
     stop = indptr[1:].copy()
-    fin, fr = np.ones(T, dtype=np.bool_), np.zeros(T, dtype=np.bool_)
-    lo, hi = np.full(T, np.inf), np.full(T, -np.inf)
     for t in nb.prange(T):  # each thread counts then scatters its own rows, so rows stay in order within a segment
-        f, vmin, vmax, frac = True, np.inf, -np.inf, False
         for i in range(t * n_rows // T, (t + 1) * n_rows // T):
             o, prev, e = (codes[i] - g_lo) * n_genes, -1, indptr[i + 1]
             for k in range(start[i], e):
@@ -346,11 +373,10 @@ def _scatter_chunk(indptr, start, indices, data, codes, g_lo, n_loc, s0, n_genes
                 prev = ix
                 j = ix - s0
                 x = data[k]
-                if check: f, vmin, vmax, frac = _scan_step(x, eps, f, vmin, vmax, frac)
                 if j >= n_genes:
                     if k < stop[i]: stop[i] = k
+                    if not whole_rows: break
                 elif j >= 0 and x != 0: cnt[t, o + j] += 1
-        fin[t], lo[t], hi[t], fr[t] = f, vmin, vmax, frac
     ptr = np.empty((n_loc, n_genes + 1), dtype=np.int64)
     run = 0
     for q in range(n_loc):
@@ -380,7 +406,7 @@ def _scatter_chunk(indptr, start, indices, data, codes, g_lo, n_loc, s0, n_genes
                         cnt[t, s] += 1
                     k += 1
                 cur[i - r0] = k
-    return ptr, (fin.all(), lo.min(), hi.max(), fr.any()), stop, sorted_rows
+    return ptr, stop, sorted_rows
 
 _scatter_chunk_serial = _serial_kernel(_scatter_chunk)
 
@@ -417,15 +443,17 @@ class _Layout:
     def add(self, indptr, indices, data, codes, start=None, check=False, row_scale=None):
         """Scatter CSR rows (`indptr` into `indices`/`data`, read from `start` if given, groups `codes`) after the values so far, divided by
         `row_scale` if given. Returns `_scan_floats`' statistics of what was read (if `check`), where each row's values past this layout's
-        genes begin, and whether the rows' indices are sorted (then those positions can start the next layout's read)."""
+        genes begin, and whether the rows' indices are sorted (then those positions can start the next layout's read). A given `start`
+        says the indices are sorted (such a position): each row is read only up to its first value past this layout's genes."""
         indptr = np.asarray(indptr, dtype=np.int64)
-        start = indptr[:-1] if start is None else start
+        whole_rows, start = start is None, indptr[:-1] if start is None else start
         if len(codes) == 0: return (True, np.inf, -np.inf, False), start, True
         if self.used + int(indptr[-1] - indptr[0]) > len(self.vals): raise RuntimeError('_Layout: more values than its capacity.')
         lo = int(codes.min())
         scatter, T = (_scatter_chunk_serial, 1) if _is_serial(self.serial) else (_scatter_chunk, nb.get_num_threads())
-        ptr, stats, stop, srt = scatter(indptr, start, indices, data, codes, lo, int(codes.max()) - lo + 1, self.s0, self.n_genes,
-                                        self.vals, self.used, T, check, 1e-3, row_scale)
+        stats = _scan_values(data[indptr[0]:indptr[-1]], 1e-3, T)[:4] if check else (True, np.inf, -np.inf, False)
+        ptr, stop, srt = scatter(indptr, start, indices, data, codes, lo, int(codes.max()) - lo + 1, self.s0, self.n_genes,
+                                 self.vals, self.used, T, row_scale, whole_rows)
         for q in np.flatnonzero(ptr[:, -1] > ptr[:, 0]):  # one (chunk, group) pair per group with values in this chunk
             self._grp.append(lo + q); self._base.append(self.used); self._ptr.append(ptr[q].astype(np.int32))
         self.used += int(ptr[-1, -1])
@@ -931,17 +959,14 @@ def _h5_layouts(path,           # h5ad file whose X is CSR (see `_h5_csr_size`)
             return r0, r1, indptr[r0:r1 + 1] - k0, v, iv
         def release(r0, r1):
             if md is not None: md.release(int(indptr[r0]), int(indptr[r1])); mi.release(int(indptr[r0]), int(indptr[r1]))
-        def kernels(): return ((1, _scan_floats_serial, _csr_row_totals_checked_serial) if _is_serial(serial) else
-                               (nb.get_num_threads(), _scan_floats_par, _csr_row_totals_checked))
+        def threads(): return 1 if _is_serial(serial) else nb.get_num_threads()  # 1: the single-threaded kernels
         _, _, _, x0, i0 = read(bounds[0], 0)
-        T, scan, _ = kernels()
-        stats, scale, checked = scan(x0, 1e-3, T), None, False  # finite, min, max, fractional: on the kernels' threads
+        stats, scale, checked = _scan_values(x0, 1e-3, threads())[:4], None, False  # finite, min, max, fractional: on the kernels' threads
         edges = _gene_blocks(i0, n_vars, n_blocks)  # the first chunk's genes stand for all
         if not stats[3]:  # no fractional value in the first chunk: likely counts, whose normalisation needs every row total first
             totals = np.empty(len(indptr) - 1, dt)
             for r0, r1, lp, x, _ in _prefetch(lambda rows, slot: read(rows, slot, False), bounds):
-                T, _, totals_checked = kernels()
-                totals[r0:r1], st = totals_checked(lp, x, 1e-3, T)  # the checks in the same read
+                totals[r0:r1], st = _row_totals_checked(lp, x, 1e-3, threads())  # the checks as well
                 stats = _merge_stats(stats, st)
                 release(r0, r1)
             checked = True
@@ -1044,8 +1069,21 @@ def aggregate(results:pd.DataFrame):
     return pl.from_pandas(cols).describe().to_pandas()
 
 def _warm_up():
-    "Load numba's machinery (its first kernel call imports scipy.linalg, ~0.5 s), for a background thread."
-    _scan_floats(np.zeros(1, np.float32), 1e-3)
+    """Load numba's machinery (its first kernel call loads its typing and lowering registries, ~0.3 s), for a background thread. One of
+    them, `numba.np.arraymath`, asks once whether BLAS is there by importing scipy.linalg (~0.2 s more) and uses the answer only to pick
+    its `np.convolve`/`np.correlate`; the question is answered no meanwhile and the true answer (scipy is a dependency) put back after, so
+    numba ends as it would have, and scipy.linalg is imported only by a kernel that uses BLAS."""
+    probe = 'scipy.linalg.cython_blas'
+    defer = probe not in sys.modules and 'numba.np.arraymath' not in sys.modules
+    if defer: sys.modules[probe] = None  # `import` of a module mapped to None raises ImportError at once
+    try: _scan_floats(np.zeros(1, np.float32), 1e-3)
+    finally:
+        if defer:
+            if sys.modules.get(probe, 0) is None: del sys.modules[probe]
+            arraymath = sys.modules.get('numba.np.arraymath')
+            if arraymath is not None:
+                import importlib.util
+                arraymath._HAVE_BLAS = importlib.util.find_spec('scipy') is not None
 
 # %% ../nbs/03_metrics.ipynb #fe2ebcd7
 _EXIT_HOOK = []
