@@ -366,17 +366,25 @@ def _scatter_chunk(indptr, start, indices, data, codes, g_lo, n_loc, s0, n_genes
     stop = indptr[1:].copy()
     for t in nb.prange(T):  # each thread counts then scatters its own rows, so rows stay in order within a segment
         for i in range(t * n_rows // T, (t + 1) * n_rows // T):
-            o, prev, e = (codes[i] - g_lo) * n_genes, -1, indptr[i + 1]
-            for k in range(start[i], e):
+            o, prev, k, e = (codes[i] - g_lo) * n_genes, -1, start[i], indptr[i + 1]
+            while k < e:  # up to the row's first value past the range
                 ix = indices[k]
                 if ix <= prev: unsorted[t] = True
-                prev = ix
                 j = ix - s0
-                x = data[k]
-                if j >= n_genes:
-                    if k < stop[i]: stop[i] = k
-                    if not whole_rows: break
-                elif j >= 0 and x != 0: cnt[t, o + j] += 1
+                if j >= n_genes: break
+                prev = ix
+                if j >= 0 and data[k] != 0: cnt[t, o + j] += 1
+                k += 1
+            if k < e:
+                stop[i] = k
+                if whole_rows:  # the rest only says whether the row is sorted (the usual case), in a loop that vectorises
+                    rest, falls = indices[k:e], 0
+                    for q in range(1, rest.shape[0]): falls += rest[q] <= rest[q - 1]
+                    if falls:  # not sorted: the rest may hold values of the range too
+                        unsorted[t] = True
+                        for q in range(k + 1, e):
+                            j = indices[q] - s0
+                            if j >= 0 and j < n_genes and data[q] != 0: cnt[t, o + j] += 1
     ptr = np.empty((n_loc, n_genes + 1), dtype=np.int64)
     run = 0
     for q in range(n_loc):
