@@ -539,31 +539,7 @@ def _radix_sort_bits(a, b, lo, bits, base=0):
         a, b = b, a
     return a
 
-_LOW_BITS, _HIGH_BITS = 12, 16  # the two digits of `_radix_sort_split`: a gene's float32 log1p keys span ~25 bits
-
-@nb.njit(cache=True, nogil=True)
-def _radix_sort_split(a, b, n, lo, low_count, high_count, high_min, high_bits):
-    """Sort the packed keys `a[:n]` (`key << lo | low bits`) by `key`, in two LSD passes: its low `_LOW_BITS` bits, whose histogram
-    `low_count` the caller counted while packing, then `(key >> _LOW_BITS) - high_min` (< 1 << `high_bits`), counted during the first
-    pass. `b` is scratch and `high_count` holds at least 1 << `high_bits` counters; the sorted keys end in `a`."""
-    sh_low, sh_high = a.dtype.type(lo), a.dtype.type(lo + _LOW_BITS)
-    low_mask, base = a.dtype.type((1 << _LOW_BITS) - 1), a.dtype.type(high_min)
-    run = 0
-    for d in range(1 << _LOW_BITS):
-        c = low_count[d]; low_count[d] = run; run += c
-    for d in range(1 << high_bits): high_count[d] = 0
-    for i in range(n):
-        x = a[i]
-        d = np.int64((x >> sh_low) & low_mask)
-        b[low_count[d]] = x; low_count[d] += 1
-        high_count[np.int64((x >> sh_high) - base)] += 1
-    run = 0
-    for d in range(1 << high_bits):
-        c = high_count[d]; high_count[d] = run; run += c
-    for i in range(n):
-        x = b[i]
-        d = np.int64((x >> sh_high) - base)
-        a[high_count[d]] = x; high_count[d] += 1
+_LOW_BITS, _HIGH_BITS = 12, 16  # `_de_pairs`' two radix digits: a gene's float32 log1p keys span ~25 bits
 
 # %% ../nbs/03_metrics.ipynb #9c2e031d
 @nb.njit(cache=True, nogil=True)
@@ -624,17 +600,34 @@ def _de_pairs(vals, keys, base, ptr, gp, sizes, ctrl, scale, sparse_mean, means,
             for p in range(ptr.shape[0]): c += ptr[p, jj + 1] - ptr[p, jj]
             cap = max(cap, c)
         buf_a, buf_b, ties = np.empty(cap, dtype=np.uint64), np.empty(cap, dtype=np.uint64), np.empty(cap, dtype=np.int64)
-        low_count, high_count = np.zeros(1 << _LOW_BITS, dtype=np.int32), np.zeros(1 << _HIGH_BITS, dtype=np.int32)
+        low_count, high_count = np.zeros(1 << _LOW_BITS, dtype=np.int32), np.zeros(1 << _HIGH_BITS, dtype=np.int32)  # radix digits
         m, below2 = np.zeros(n_groups, dtype=np.int64), np.zeros(n_groups, dtype=np.int64)
         rank_sum, tie_extra = np.zeros(n_groups), np.zeros(n_groups)
         gsh, low_mask = np.uint64(gbits), np.uint64((1 << _LOW_BITS) - 1)
         for jj in range(j0, j1):
             est = 0
             for p in range(ptr.shape[0]): est += ptr[p, jj + 1] - ptr[p, jj]
-            split = narrow and est >= 256  # two-pass sort, its low digit counted while gathering
-            if split: low_count[:] = 0
-            tot = 0
             kmin, kmax = np.uint64(0), np.uint64(0)
+            direct = narrow and est >= 256  # two-pass sort whose first pass is the gather itself
+            if direct: low_count[:] = 0
+            first = True
+            for p in range(ptr.shape[0]):  # the keys first: their range and low digits (the values stay in cache for the gather)
+                for k in range(base[p] + ptr[p, jj], base[p] + ptr[p, jj + 1]):
+                    key = np.uint64(keys[k])
+                    if first or key < kmin: kmin = key
+                    if first or key > kmax: kmax = key
+                    first = False
+                    if direct: low_count[np.int64(key & low_mask)] += 1
+            high_min = kmin >> np.uint64(_LOW_BITS)
+            high_bits = 0
+            while high_bits <= _HIGH_BITS and ((kmax >> np.uint64(_LOW_BITS)) - high_min) >> np.uint64(high_bits) != 0: high_bits += 1
+            direct = direct and high_bits <= _HIGH_BITS
+            if direct:
+                run = 0
+                for d in range(1 << _LOW_BITS):
+                    c = low_count[d]; low_count[d] = run; run += c
+                for d in range(1 << high_bits): high_count[d] = 0
+            tot = 0
             for g in range(n_groups):  # a group's values: its (chunk, group) pairs in row order
                 acc, acc64, mg = scale[g] - scale[g], 0.0, 0
                 gg = np.uint64(g)
@@ -646,20 +639,25 @@ def _de_pairs(vals, keys, base, ptr, gp, sizes, ctrl, scale, sparse_mean, means,
                         else: acc += vals[k]
                         acc64 += np.float64(vals[k])
                         key = np.uint64(keys[k])
-                        if tot == 0 or key < kmin: kmin = key
-                        if tot == 0 or key > kmax: kmax = key
-                        if narrow: buf_a[tot] = (key << gsh) | gg
-                        if split: low_count[np.int64(key & low_mask)] += 1
+                        if direct:
+                            d = np.int64(key & low_mask)
+                            buf_b[low_count[d]] = (key << gsh) | gg; low_count[d] += 1
+                            high_count[np.int64((key >> np.uint64(_LOW_BITS)) - high_min)] += 1
+                        elif narrow: buf_a[tot] = (key << gsh) | gg
                         tot += 1
                 m[g] = mg
                 if sparse_mean: means[g, jj] = acc
                 else: means[g, jj] = np.float64(acc) / sizes[g]
                 sums[g, jj] = acc64
-            high_min = kmin >> np.uint64(_LOW_BITS)
-            high_bits = 0
-            while high_bits <= _HIGH_BITS and ((kmax >> np.uint64(_LOW_BITS)) - high_min) >> np.uint64(high_bits) != 0: high_bits += 1
-            if split and high_bits <= _HIGH_BITS:
-                _radix_sort_split(buf_a, buf_b, tot, gbits, low_count, high_count, high_min, high_bits)
+            if direct:
+                run = 0
+                for d in range(1 << high_bits):
+                    c = high_count[d]; high_count[d] = run; run += c
+                sh = np.uint64(gbits + _LOW_BITS)
+                for i in range(tot):
+                    x = buf_b[i]
+                    d = np.int64((x >> sh) - high_min)
+                    buf_a[high_count[d]] = x; high_count[d] += 1
                 srt = buf_a[:tot]
             else:
                 bits = 0
