@@ -352,18 +352,89 @@ def _chunking(indptr, codes, chunk_nnz, n_genes, max_table_bytes=64 << 20, cuts=
     return bounds
 
 # %% ../nbs/03_metrics.ipynb #bcfb9d39
+@nb.njit(inline='always')
+def _segment_starts(cnt, n_loc, n_genes):
+    "Start of each (local group, gene) segment, a row per group; in `cnt`, each thread's count becomes where its values begin."
+    ptr = np.empty((n_loc, n_genes + 1), dtype=np.int64)
+    run = 0
+    for q in range(n_loc):
+        for j in range(n_genes):
+            s = q * n_genes + j
+            ptr[q, j] = run
+            for t in range(cnt.shape[0]):
+                c = cnt[t, s]; cnt[t, s] = run; run += c
+        ptr[q, n_genes] = run
+    return ptr
+
 @nb.njit(parallel=True, cache=True, nogil=True)
-def _scatter_chunk(indptr, start, indices, data, codes, g_lo, n_loc, s0, n_genes, out, base, T, row_scale=None, whole_rows=True):
+def _scatter_chunk(indptr, start, indices, data, codes, g_lo, n_loc, s0, n_genes, out, base, T, staging, row_scale=None, whole_rows=True):
     """Scatter the nonzeros of CSR rows whose stored gene index is in [s0, s0 + n_genes) (row i: `indices`/`data` from `start[i]` to
     `indptr[i + 1]`, group `codes[i]`) into `out[base:]`, ordered by (local group, gene) and by row within, each divided by its row's
     `row_scale` if given. Returns the segment starts (local group, gene) relative to `base`; where each row's values past the range begin
     (meaningful if the indices are sorted); whether they are; `T` threads.
-    `whole_rows=False` promises sorted indices: a row is read only up to its first value past the range."""
+    `whole_rows=False` promises sorted indices: a row is read only up to its first value past the range.
+    Sorted rows are read once: each value goes to its (group, gene) segment in `staging`, which has room for every row of the group
+    (if `staging` holds rows x genes values), and the segments are then packed into `out`. Unsorted rows, or a smaller `staging`: every
+    value is counted first, then scattered to its place."""
     n_rows = indptr.shape[0] - 1
     T = max(min(T, n_rows), 1)
     n_seg = n_loc * n_genes
-    cnt, unsorted = np.zeros((T, n_seg), dtype=np.int64), np.zeros(T, dtype=np.bool_)
     stop = indptr[1:].copy()
+    unsorted = np.zeros(T, dtype=np.bool_)
+    block = max(256, 4096 // n_loc)  # genes written per sweep: their write positions stay in the L2 cache
+    if n_rows * n_genes <= staging.shape[0]:
+        fill = np.zeros((T, n_seg), dtype=np.int64)
+        rows, room = np.zeros((T, n_loc), dtype=np.int64), np.zeros((T, n_loc), dtype=np.int64)
+        total = 0
+        for t in range(T):  # a thread's rows of local group q: room for that many values per gene, from room[t, q] on
+            for i in range(t * n_rows // T, (t + 1) * n_rows // T): rows[t, codes[i] - g_lo] += 1
+            for q in range(n_loc):
+                room[t, q] = total; total += n_genes * rows[t, q]
+        for t in nb.prange(T):
+            r0, r1 = t * n_rows // T, (t + 1) * n_rows // T
+            cur, last, f_t = start[r0:r1].copy(), np.full(r1 - r0, s0 - 1, dtype=np.int64), fill[t]  # an index below s0 counts as unsorted
+            for b1 in range(block, n_genes + block, block):
+                top = min(b1, n_genes) + s0
+                for i in range(r0, r1):
+                    q = codes[i] - g_lo
+                    R, o = rows[t, q], q * n_genes - s0
+                    at = room[t, q] - s0 * R  # gene ix's f-th value of this thread's group q: staging[at + ix * R + f]
+                    k, e, prev = cur[i - r0], indptr[i + 1], last[i - r0]
+                    while k < e:
+                        ix = indices[k]
+                        if ix >= top: break
+                        if ix <= prev: unsorted[t] = True
+                        prev = ix
+                        x = data[k]
+                        if x != 0:
+                            f = f_t[o + ix]
+                            if f < R and ix >= s0:  # always, for sorted rows (an unsorted one may repeat a gene; the counting path takes over)
+                                if row_scale is None: staging[at + ix * R + f] = x
+                                else: staging[at + ix * R + f] = x / row_scale[i]  # as `_divide_rows`
+                            f_t[o + ix] = f + 1
+                        k += 1
+                    cur[i - r0], last[i - r0] = k, prev
+            for i in range(r0, r1):
+                k, e = cur[i - r0], indptr[i + 1]
+                if k < e:
+                    stop[i] = k
+                    if whole_rows:  # the rest only says whether the row is sorted (the usual case), in a loop that vectorises
+                        rest, falls = indices[k:e], 0
+                        for qq in range(1, rest.shape[0]): falls += rest[qq] <= rest[qq - 1]
+                        if falls or rest[0] <= last[i - r0]: unsorted[t] = True
+        if not unsorted.any():
+            off = fill.copy()
+            ptr = _segment_starts(off, n_loc, n_genes)
+            for t in nb.prange(T):  # each segment's values in row order: thread after thread
+                for q in range(n_loc):
+                    for j in range(n_genes):
+                        s = q * n_genes + j
+                        src, dst = room[t, q] + j * rows[t, q], base + off[t, s]
+                        for f in range(fill[t, s]): out[dst + f] = staging[src + f]
+            return ptr, stop, True
+        stop[:] = indptr[1:]
+        unsorted[:] = False
+    cnt = np.zeros((T, n_seg), dtype=np.int64)
     for t in nb.prange(T):  # each thread counts then scatters its own rows, so rows stay in order within a segment
         for i in range(t * n_rows // T, (t + 1) * n_rows // T):
             o, prev, k, e = (codes[i] - g_lo) * n_genes, -1, start[i], indptr[i + 1]
@@ -377,7 +448,7 @@ def _scatter_chunk(indptr, start, indices, data, codes, g_lo, n_loc, s0, n_genes
                 k += 1
             if k < e:
                 stop[i] = k
-                if whole_rows:  # the rest only says whether the row is sorted (the usual case), in a loop that vectorises
+                if whole_rows:  # as above
                     rest, falls = indices[k:e], 0
                     for q in range(1, rest.shape[0]): falls += rest[q] <= rest[q - 1]
                     if falls:  # not sorted: the rest may hold values of the range too
@@ -385,15 +456,7 @@ def _scatter_chunk(indptr, start, indices, data, codes, g_lo, n_loc, s0, n_genes
                         for q in range(k + 1, e):
                             j = indices[q] - s0
                             if j >= 0 and j < n_genes and data[q] != 0: cnt[t, o + j] += 1
-    ptr = np.empty((n_loc, n_genes + 1), dtype=np.int64)
-    run = 0
-    for q in range(n_loc):
-        for j in range(n_genes):
-            s = q * n_genes + j
-            ptr[q, j] = run
-            for t in range(T):
-                c = cnt[t, s]; cnt[t, s] = run; run += c
-        ptr[q, n_genes] = run
+    ptr = _segment_starts(cnt, n_loc, n_genes)
     sorted_rows = not unsorted.any()
     block = max(256, 4096 // n_loc)  # genes written per sweep: their write positions stay in the L2 cache
     for t in nb.prange(T):
@@ -449,6 +512,7 @@ class _Layout:
         capacity, dtype = max(int(capacity), 1), np.dtype(dtype)
         self.vals = _buffer(pool, capacity * dtype.itemsize)[:capacity * dtype.itemsize].view(dtype)
         self._grp, self._base, self._ptr = [], [], []
+        self._staging = np.empty(0, dtype)  # `_scatter_chunk`'s room for sorted rows, grown as chunks need
 
     def add(self, indptr, indices, data, codes, start=None, check=False, row_scale=None):
         """Scatter CSR rows (`indptr` into `indices`/`data`, read from `start` if given, groups `codes`) after the values so far, divided by
@@ -462,8 +526,10 @@ class _Layout:
         lo = int(codes.min())
         scatter, T = (_scatter_chunk_serial, 1) if _is_serial(self.serial) else (_scatter_chunk, nb.get_num_threads())
         stats = _scan_values(data[indptr[0]:indptr[-1]], 1e-3, T)[:4] if check else (True, np.inf, -np.inf, False)
+        room = (len(indptr) - 1) * self.n_genes  # a value for every row and gene: worth it for dense enough rows, up to 32 MB of float32
+        if room <= min(4 * int(indptr[-1] - indptr[0]), 1 << 23) and room > len(self._staging): self._staging = np.empty(room, self.vals.dtype)
         ptr, stop, srt = scatter(indptr, start, indices, data, codes, lo, int(codes.max()) - lo + 1, self.s0, self.n_genes,
-                                 self.vals, self.used, T, row_scale, whole_rows)
+                                 self.vals, self.used, T, self._staging, row_scale, whole_rows)
         for q in np.flatnonzero(ptr[:, -1] > ptr[:, 0]):  # one (chunk, group) pair per group with values in this chunk
             self._grp.append(lo + q); self._base.append(self.used); self._ptr.append(ptr[q].astype(np.int32))
         self.used += int(ptr[-1, -1])
