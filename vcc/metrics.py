@@ -666,7 +666,7 @@ def _de_pairs(vals, keys, base, ptr, gp, sizes, ctrl, scale, sparse_mean, means,
             for p in range(ptr.shape[0]): c += ptr[p, jj + 1] - ptr[p, jj]
             cap = max(cap, c)
         buf_a, buf_b, ties = np.empty(cap, dtype=np.uint64), np.empty(cap, dtype=np.uint64), np.empty(cap, dtype=np.int64)
-        low_count, high_count = np.zeros(1 << _LOW_BITS, dtype=np.int32), np.zeros(1 << _HIGH_BITS, dtype=np.int32)  # radix digits
+        low_count, high_count = np.zeros(1 << _LOW_BITS, dtype=np.int32), np.empty(1 << _HIGH_BITS, dtype=np.int32)  # radix digits (the high ones zeroed as used)
         m, below2 = np.zeros(n_groups, dtype=np.int64), np.zeros(n_groups, dtype=np.int64)
         rank_sum, tie_extra = np.zeros(n_groups), np.zeros(n_groups)
         gsh, low_mask = np.uint64(gbits), np.uint64((1 << _LOW_BITS) - 1)
