@@ -392,7 +392,7 @@ def _scatter_chunk(indptr, start, indices, data, codes, g_lo, n_loc, s0, n_genes
                 room[t, q] = total; total += n_genes * rows[t, q]
         for t in nb.prange(T):
             r0, r1 = t * n_rows // T, (t + 1) * n_rows // T
-            cur, last, f_t = start[r0:r1].copy(), np.full(r1 - r0, s0 - 1, dtype=np.int64), fill[t]  # an index below s0 counts as unsorted
+            cur, last, f_t = start[r0:r1].copy(), np.full(r1 - r0, -1, dtype=np.int64), fill[t]
             for b1 in range(block, n_genes + block, block):
                 top = min(b1, n_genes) + s0
                 for i in range(r0, r1):
@@ -406,9 +406,9 @@ def _scatter_chunk(indptr, start, indices, data, codes, g_lo, n_loc, s0, n_genes
                         if ix <= prev: unsorted[t] = True
                         prev = ix
                         x = data[k]
-                        if x != 0:
+                        if x != 0 and ix >= s0:  # (a value below the range, of a row read whole, is not the block's)
                             f = f_t[o + ix]
-                            if f < R and ix >= s0:  # always, for sorted rows (an unsorted one may repeat a gene; the counting path takes over)
+                            if f < R:  # always, for sorted rows (an unsorted one may repeat a gene; the counting path takes over)
                                 if row_scale is None: staging[at + ix * R + f] = x
                                 else: staging[at + ix * R + f] = x / row_scale[i]  # as `_divide_rows`
                             f_t[o + ix] = f + 1
@@ -1145,18 +1145,21 @@ def aggregate(results:pd.DataFrame):
 def _warm_up():
     """Load numba's machinery (its first kernel call loads its typing and lowering registries, ~0.3 s), for a background thread. One of
     them, `numba.np.arraymath`, asks once whether BLAS is there by importing scipy.linalg (~0.2 s more) and uses the answer only to pick
-    its `np.convolve`/`np.correlate`; the question is answered no meanwhile and the true answer (scipy is a dependency) put back after, so
-    numba ends as it would have, and scipy.linalg is imported only by a kernel that uses BLAS."""
-    probe = 'scipy.linalg.cython_blas'
-    defer = probe not in sys.modules and 'numba.np.arraymath' not in sys.modules
-    if defer: sys.modules[probe] = None  # `import` of a module mapped to None raises ImportError at once
+    its `np.convolve`/`np.correlate`; numba's probe answers no meanwhile and the true answer (scipy is a dependency) is put back after, so
+    numba ends as it would have, and scipy.linalg is imported only by a kernel that uses BLAS. Only numba's own functions change, under
+    its compiler lock: another thread's imports are never touched."""
+    import numba.np.linalg as linalg
+    probe, defer = linalg.ensure_blas, 'numba.np.arraymath' not in sys.modules
+    def no_blas(): raise ImportError('the BLAS probe is answered after numba loads')
+    if defer: linalg.ensure_blas = no_blas  # arraymath imports it by name as it loads
     try: _scan_floats(np.zeros(1, np.float32), 1e-3)
     finally:
         if defer:
-            if sys.modules.get(probe, 0) is None: del sys.modules[probe]
+            linalg.ensure_blas = probe
             arraymath = sys.modules.get('numba.np.arraymath')
             if arraymath is not None:
                 import importlib.util
+                if arraymath.ensure_blas is no_blas: arraymath.ensure_blas = probe
                 arraymath._HAVE_BLAS = importlib.util.find_spec('scipy') is not None
 
 # %% ../nbs/03_metrics.ipynb #fe2ebcd7
