@@ -516,7 +516,7 @@ class _Layout:
 
     def add(self, indptr, indices, data, codes, start=None, check=False, row_scale=None):
         """Scatter CSR rows (`indptr` into `indices`/`data`, read from `start` if given, groups `codes`) after the values so far, divided by
-        `row_scale` if given. Returns `_scan_floats`' statistics of what was read (if `check`), where each row's values past this layout's
+        `row_scale` if given. Returns `_scan_values`' statistics of what was read (if `check`), where each row's values past this layout's
         genes begin, and whether the rows' indices are sorted (then those positions can start the next layout's read). A given `start`
         says the indices are sorted (such a position): each row is read only up to its first value past this layout's genes."""
         indptr = np.asarray(indptr, dtype=np.int64)
