@@ -366,6 +366,13 @@ def _segment_starts(cnt, n_loc, n_genes):
         ptr[q, n_genes] = run
     return ptr
 
+@nb.njit(inline='always')
+def _descents(a):
+    "How many values of `a` are not above the one before: 0 for strictly increasing indices (a loop that vectorises)."
+    d = 0
+    for q in range(1, a.shape[0]): d += a[q] <= a[q - 1]
+    return d
+
 @nb.njit(parallel=True, cache=True, nogil=True)
 def _scatter_chunk(indptr, start, indices, data, codes, g_lo, n_loc, s0, n_genes, out, base, T, staging, row_scale=None, whole_rows=True):
     """Scatter the nonzeros of CSR rows whose stored gene index is in [s0, s0 + n_genes) (row i: `indices`/`data` from `start[i]` to
@@ -419,9 +426,7 @@ def _scatter_chunk(indptr, start, indices, data, codes, g_lo, n_loc, s0, n_genes
                 if k < e:
                     stop[i] = k
                     if whole_rows:  # the rest only says whether the row is sorted (the usual case), in a loop that vectorises
-                        rest, falls = indices[k:e], 0
-                        for qq in range(1, rest.shape[0]): falls += rest[qq] <= rest[qq - 1]
-                        if falls or rest[0] <= last[i - r0]: unsorted[t] = True
+                        if _descents(indices[k:e]) or indices[k] <= last[i - r0]: unsorted[t] = True
         if not unsorted.any():
             off = fill.copy()
             ptr = _segment_starts(off, n_loc, n_genes)
@@ -449,16 +454,13 @@ def _scatter_chunk(indptr, start, indices, data, codes, g_lo, n_loc, s0, n_genes
             if k < e:
                 stop[i] = k
                 if whole_rows:  # as above
-                    rest, falls = indices[k:e], 0
-                    for q in range(1, rest.shape[0]): falls += rest[q] <= rest[q - 1]
-                    if falls:  # not sorted: the rest may hold values of the range too
+                    if _descents(indices[k:e]):  # not sorted: the rest may hold values of the range too
                         unsorted[t] = True
                         for q in range(k + 1, e):
                             j = indices[q] - s0
                             if j >= 0 and j < n_genes and data[q] != 0: cnt[t, o + j] += 1
     ptr = _segment_starts(cnt, n_loc, n_genes)
     sorted_rows = not unsorted.any()
-    block = max(256, 4096 // n_loc)  # genes written per sweep: their write positions stay in the L2 cache
     for t in nb.prange(T):
         r0, r1 = t * n_rows // T, (t + 1) * n_rows // T
         cur = start[r0:r1].copy()  # sorted rows: where each row's next gene block starts
@@ -660,21 +662,18 @@ def _de_pairs(vals, keys, base, ptr, gp, sizes, ctrl, scale, sparse_mean, means,
     n_chunks = min(n_genes, 256)
     for t in nb.prange(n_chunks):  # genes in chunks, so each chunk reuses its buffers
         j0, j1 = t * n_genes // n_chunks, (t + 1) * n_genes // n_chunks
-        cap = 1
+        n_vals = np.zeros(j1 - j0, dtype=np.int64)  # stored values of each gene
         for jj in range(j0, j1):
-            c = 0
-            for p in range(ptr.shape[0]): c += ptr[p, jj + 1] - ptr[p, jj]
-            cap = max(cap, c)
+            for p in range(ptr.shape[0]): n_vals[jj - j0] += ptr[p, jj + 1] - ptr[p, jj]
+        cap = max(1, n_vals.max())
         buf_a, buf_b, ties = np.empty(cap, dtype=np.uint64), np.empty(cap, dtype=np.uint64), np.empty(cap, dtype=np.int64)
         low_count, high_count = np.zeros(1 << _LOW_BITS, dtype=np.int32), np.empty(1 << _HIGH_BITS, dtype=np.int32)  # radix digits (the high ones zeroed as used)
         m, below2 = np.zeros(n_groups, dtype=np.int64), np.zeros(n_groups, dtype=np.int64)
         rank_sum, tie_extra = np.zeros(n_groups), np.zeros(n_groups)
         gsh, low_mask = np.uint64(gbits), np.uint64((1 << _LOW_BITS) - 1)
         for jj in range(j0, j1):
-            est = 0
-            for p in range(ptr.shape[0]): est += ptr[p, jj + 1] - ptr[p, jj]
             kmin, kmax = np.uint64(0), np.uint64(0)
-            direct = narrow and est >= 256  # two-pass sort whose first pass is the gather itself
+            direct = narrow and n_vals[jj - j0] >= 256  # two-pass sort whose first pass is the gather itself
             if direct: low_count[:] = 0
             first = True
             for p in range(ptr.shape[0]):  # the keys first: their range and low digits (the values stay in cache for the gather)
