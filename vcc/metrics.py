@@ -322,34 +322,22 @@ def pds(pred_bulk:pd.DataFrame, real_bulk:pd.DataFrame, control=CONTROL):
     return pd.Series(out, index=pd.Index(perts, name='perturbation'), name='discrimination_score_l1')
 
 # %% ../nbs/03_metrics.ipynb #5af245fc
-def _row_bounds(indptr, chunk_nnz, cuts=()):
-    """Row ranges [r0, r1) of a CSR matrix holding at most `chunk_nnz` stored values each (or one row). A row holding a `cuts` position
-    (a stored value where the file's storage jumps) inside it gets a range of its own, so no other range spans one."""
-    n, split = len(indptr) - 1, {0, len(indptr) - 1}
-    for e in cuts:
-        r = int(np.searchsorted(indptr, e, 'right')) - 1
-        if 0 <= r < n: split.update((r, r + 1) if indptr[r] < e else (r,))
-    out, edges = [], sorted(split)
-    for a, b in zip(edges, edges[1:]):
-        r0 = a
-        while r0 < b:
-            r1 = min(max(int(np.searchsorted(indptr, indptr[r0] + chunk_nnz, 'right')) - 1, r0 + 1), b)
-            out.append((r0, r1)); r0 = r1
+def _row_bounds(indptr, chunk_nnz):
+    "Row ranges [r0, r1) of a CSR matrix holding at most `chunk_nnz` stored values each (or one row)."
+    out, r0, n = [], 0, len(indptr) - 1
+    while r0 < n:
+        r1 = min(max(int(np.searchsorted(indptr, indptr[r0] + chunk_nnz, 'right')) - 1, r0 + 1), n)
+        out.append((r0, r1)); r0 = r1
     return out
 
-def _chunking(indptr, codes, chunk_nnz, n_genes, max_table_bytes=64 << 20, cuts=()):
-    """Row chunks of about `chunk_nnz` values, made larger until their (chunk, group) segment tables fit in `max_table_bytes`; the
-    `cuts` are kept out of chunks (`_row_bounds`) unless the tables cannot fit then."""
-    nnz = int(indptr[-1])
-    for cc in ((cuts, ()) if len(cuts) else ((),)):
-        size = chunk_nnz
-        while True:  # cells sorted by group give about one (chunk, group) pair a chunk; shuffled cells up to one per group
-            bounds = _row_bounds(indptr, size, cc)
-            pairs = sum(len(np.unique(codes[r0:r1])) for r0, r1 in bounds)
-            if pairs * (n_genes + 1) * 4 <= max_table_bytes or len(bounds) == 1: return bounds
-            if size >= nnz: break
-            size *= 2
-    return bounds
+def _chunking(indptr, codes, chunk_nnz, n_genes, max_table_bytes=64 << 20):
+    "Row chunks of about `chunk_nnz` values, made larger until their (chunk, group) segment tables fit in `max_table_bytes`."
+    size = chunk_nnz
+    while True:  # cells sorted by group give about one (chunk, group) pair a chunk; shuffled cells up to one per group
+        bounds = _row_bounds(indptr, size)
+        pairs = sum(len(np.unique(codes[r0:r1])) for r0, r1 in bounds)
+        if pairs * (n_genes + 1) * 4 <= max_table_bytes or len(bounds) == 1 or size >= indptr[-1]: return bounds
+        size *= 2
 
 # %% ../nbs/03_metrics.ipynb #bcfb9d39
 @nb.njit(inline='always')
@@ -653,15 +641,18 @@ def _mwu_gene(srt, n, gbits, ctrl, m, sizes, below2, rank_sum, tie_extra, ties):
 
 # %% ../nbs/03_metrics.ipynb #71a4a80f
 @nb.njit(parallel=True, cache=True, nogil=True)
-def _de_pairs(vals, keys, base, ptr, gp, sizes, ctrl, scale, sparse_mean, means, sums, stat, pval):
-    "Per gene of a `_Layout`: float32 group means (pdex's arithmetic), float64 group sums and the MWU of every group against `ctrl`."
-    n_groups, n_genes = sizes.shape[0], means.shape[1]
+def _de_pairs(vals, keys, base, ptr, gp, sizes, ctrl, scale, sparse_mean, means, sums, stat, pval, j_lo=0, j_hi=-1):
+    """Per gene j_lo <= j < j_hi (-1: every gene) of a `_Layout`: float32 group means (pdex's arithmetic), float64 group sums and the MWU of
+    every group against `ctrl`."""
+    n_groups = sizes.shape[0]
+    if j_hi < 0: j_hi = means.shape[1]
+    n_genes = j_hi - j_lo
     gbits = 0
     while (1 << gbits) < n_groups: gbits += 1
     narrow = keys.itemsize * 8 + gbits <= 64  # keys and group fit one uint64 as they are: pack while gathering
-    n_chunks = min(n_genes, 256)
-    for t in nb.prange(n_chunks):  # genes in chunks, so each chunk reuses its buffers
-        j0, j1 = t * n_genes // n_chunks, (t + 1) * n_genes // n_chunks
+    n_chunks = min(max(n_genes // 32, 1), 256)
+    for t in nb.prange(n_chunks):  # genes in chunks of 32 or more, so each chunk reuses its buffers
+        j0, j1 = j_lo + t * n_genes // n_chunks, j_lo + (t + 1) * n_genes // n_chunks
         n_vals = np.zeros(j1 - j0, dtype=np.int64)  # stored values of each gene
         for jj in range(j0, j1):
             for p in range(ptr.shape[0]): n_vals[jj - j0] += ptr[p, jj + 1] - ptr[p, jj]
@@ -764,7 +755,8 @@ def _de_pairs(vals, keys, base, ptr, gp, sizes, ctrl, scale, sparse_mean, means,
 _de_pairs_serial = _serial_kernel(_de_pairs)
 
 # %% ../nbs/03_metrics.ipynb #de0ede45
-def _layout_de(lay, sizes, ctrl, sparse_mean):
+def _layout_de(lay, sizes, ctrl, sparse_mean,
+               pieces=16): # genes in this many calls while `lay.serial` may change: all threads as soon as it allows
     "Group means (matrix dtype, pdex arithmetic), float64 group sums, MWU statistics and p-values (groups x genes) of a `_Layout`."
     vals, base, ptr, gp = lay.finish()
     n_groups, n_genes, dtype = len(sizes), lay.n_genes, vals.dtype
@@ -772,7 +764,10 @@ def _layout_de(lay, sizes, ctrl, sparse_mean):
     means, sums = np.zeros((n_groups, n_genes), dtype=dtype), np.zeros((n_groups, n_genes))
     stat, pval = np.full((n_groups, n_genes), np.nan), np.full((n_groups, n_genes), np.nan)
     keys = vals.view(np.uint32 if dtype.itemsize == 4 else np.uint64)
-    (_de_pairs_serial if _is_serial(lay.serial) else _de_pairs)(vals, keys, base, ptr, gp, sizes.astype(np.int64), ctrl, scale, sparse_mean, means, sums, stat, pval)
+    args = (vals, keys, base, ptr, gp, sizes.astype(np.int64), ctrl, scale, sparse_mean, means, sums, stat, pval)
+    # one thread while the other side's thread runs kernels; a side that finishes last then gets both for its remaining genes
+    edges = np.linspace(0, n_genes, pieces + 1 if callable(lay.serial) else 2).astype(np.int64)
+    for j0, j1 in zip(edges[:-1], edges[1:]): (_de_pairs_serial if _is_serial(lay.serial) else _de_pairs)(*args, j0, j1)
     return means, sums, stat, pval
 
 def _de_arrays(X,                # log1p cells x genes (CSR or dense)
@@ -921,7 +916,7 @@ def _h5_obs_var(f, pert_col):
 
 # %% ../nbs/03_metrics.ipynb #7ebf9c32
 def _prefetch(read, items):
-    "`read(item, slot)` for each item in turn, the next one read on a background thread while the caller works on this one (h5py and page faults release the GIL); `slot` alternates 0, 1."
+    "`read(item, slot)` for each item in turn, the next one read on a background thread while the caller works on this one (`os.preadv` releases the GIL); `slot` alternates 0, 1."
     if not items: return
     from concurrent.futures import ThreadPoolExecutor
     with ThreadPoolExecutor(1) as ex:
@@ -931,10 +926,13 @@ def _prefetch(read, items):
             if n + 1 < len(items): fut = ex.submit(read, items[n + 1], (n + 1) % 2)
             yield cur
 
-class _Mapped:
-    "Elements of an uncompressed 1-D h5py dataset, served from a memory map of its file: views (no copy) where its chunks lie back to back, as anndata writes them."
-    def __init__(self, d, mm):
-        n, self.dtype, self.mm = d.shape[0], d.dtype, mm
+class _FileRuns:
+    """Where the elements of an uncompressed 1-D h5py dataset lie in its file (stretches stored back to back, as anndata writes them), to
+    read them with `os.preadv` into a buffer that is used again for every chunk: it stays in the cache, and the read releases the GIL.
+    (A memory map of the file was slower: each fresh page faults in, then must be unmapped again so the process does not grow.)"""
+    def __init__(self, d, fd):
+        n, self.dtype, self.fd = d.shape[0], d.dtype, fd
+        if not hasattr(os, 'preadv'): raise AttributeError('no os.preadv on this platform')
         if d.id.get_create_plist().get_nfilters() or not d.dtype.isnative: raise ValueError('filtered or foreign byte order')
         if d.chunks is None:
             off = d.id.get_offset()
@@ -953,29 +951,19 @@ class _Mapped:
         if (self.runs[-1][1] if self.runs else 0) != n: raise ValueError('chunks missing')
         self.starts = np.array([r[0] for r in self.runs], dtype=np.int64)
 
-    def get(self, k0, k1, buf):
-        "Elements [k0, k1): a read-only view of the map, or a copy in `buf` where they span two stretches."
-        i, isz = int(np.searchsorted(self.starts, k0, 'right')) - 1, self.dtype.itemsize
-        s, e, off = self.runs[i]
-        if k1 <= e: return np.frombuffer(self.mm, self.dtype, k1 - k0, off + (k0 - s) * isz)
-        out, pos = buf[:k1 - k0], k0
+    def read(self, k0, k1, buf):
+        "Elements [k0, k1) read into `buf[:k1 - k0]` (of the dataset's dtype), which is returned."
+        out, isz, pos = buf[:k1 - k0], self.dtype.itemsize, k0
+        mem, i = memoryview(out.view(np.uint8)), int(np.searchsorted(self.starts, k0, 'right')) - 1
         while pos < k1:
             s, e, off = self.runs[i]
-            take = min(e, k1) - pos
-            out[pos - k0:pos - k0 + take] = np.frombuffer(self.mm, self.dtype, take, off + (pos - s) * isz)
-            pos, i = pos + take, i + 1
+            a, b, at = (pos - k0) * isz, (min(e, k1) - k0) * isz, off + (pos - s) * isz
+            while a < b:  # a read may return less than asked for
+                got = os.preadv(self.fd, [mem[a:b]], at)
+                if got <= 0: raise ValueError('the file ends inside its X (truncated?): write it again.')
+                a, at = a + got, at + got
+            pos, i = min(e, k1), i + 1
         return out
-
-    def release(self, k0, k1):
-        "Unmap the pages of elements [k0, k1) from this process (they stay in the page cache), so its resident size does not grow with the file."
-        import mmap
-        i, isz, page = max(int(np.searchsorted(self.starts, k0, 'right')) - 1, 0), self.dtype.itemsize, mmap.PAGESIZE
-        while i < len(self.runs) and self.runs[i][0] < k1:
-            s, e, off = self.runs[i]
-            a, b = off + (max(k0, s) - s) * isz, off + (min(k1, e) - s) * isz
-            a, b = -(-a // page) * page, b // page * page
-            if b > a: self.mm.madvise(mmap.MADV_DONTNEED, a, b - a)
-            i += 1
 
 # %% ../nbs/03_metrics.ipynb #94257409
 def _h5_csr_size(path):
@@ -996,42 +984,34 @@ def _gene_blocks(indices, n_vars, n_blocks):
 def _h5_layouts(path,           # h5ad file whose X is CSR (see `_h5_csr_size`)
                 codes, n_groups, # group index of every cell, number of groups
                 n_blocks=2,     # layouts of this many blocks of genes, one after the other: less memory to hold and to touch
-                chunk_nnz=1 << 21, # stored values per row chunk read
+                chunk_nnz=1 << 20, # stored values per row chunk read
                 pool=None,      # buffers to reuse (`_Layout`)
                 serial=False):  # single-threaded kernels while this is true (`_is_serial`: another thread reads the other side)
     "Yields (s0, s1, `_Layout` of stored genes [s0, s1)) of an h5ad's CSR `X` in log1p space, read in row chunks and normalised on the way if it holds counts."
-    import h5py, mmap
+    import h5py
     with h5py.File(path, 'r') as f, open(path, 'rb') as fh:
         g = f['X']
         indptr, d, ix, n_vars = g['indptr'][:].astype(np.int64), g['data'], g['indices'], int(g.attrs['shape'][1])
         if indptr[-1] == 0: raise ValueError('The expression matrix is empty: give it cells and genes.')
         if d.dtype.kind not in 'fiub': raise ValueError(f'X has dtype {d.dtype}: store numbers (float32 or integer counts).')
         dt = np.dtype(d.dtype if d.dtype.kind == 'f' and d.dtype != np.float16 else np.float32)  # as scanpy/cell-eval cast
-        try:  # uncompressed (anndata's default): map the file, no copies; else read through h5py
-            mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY)  # private: views are writable arrays (same kernel types), never written
-            md, mi = _Mapped(d, mm), _Mapped(ix, mm)
-            cuts = np.union1d(md.starts[1:], mi.starts[1:])  # a chunk spanning a jump in the file's storage is copied: keep them apart
-        except (ValueError, AttributeError, OSError): md = mi = None; cuts = ()
-        bounds = _chunking(indptr, codes, chunk_nnz, -(-n_vars // max(n_blocks, 1)), cuts=cuts)
+        try: data_runs, index_runs = _FileRuns(d, fh.fileno()), _FileRuns(ix, fh.fileno())  # uncompressed (anndata's default): read the file itself
+        except (ValueError, AttributeError, OSError): data_runs = index_runs = None  # compressed or unusual: through h5py
+        bounds = _chunking(indptr, codes, chunk_nnz, -(-n_vars // max(n_blocks, 1)))
         width = max(int(indptr[r1] - indptr[r0]) for r0, r1 in bounds)
         bufs = [(np.empty(width, dt), None if d.dtype == dt else np.empty(width, d.dtype), np.empty(width, ix.dtype)) for _ in range(2)]
         def read(rows, slot, indices=True):  # runs on the prefetch thread: read and cast (the checks run on the kernels' threads)
             (r0, r1), (x, raw, idx) = rows, bufs[slot]
             k0, k1 = int(indptr[r0]), int(indptr[r1])
-            n, v, iv = k1 - k0, x[:0], idx[:0]
-            if n and md is not None:
-                v = md.get(k0, k1, x if raw is None else raw)
-                if v.dtype != dt: x[:n] = v; v = x[:n]
-                if indices: iv = mi.get(k0, k1, idx); np.add.reduce(iv[::1024])  # fault the pages in here, not in the kernels
-                np.add.reduce(v[::1024])
+            n, into = k1 - k0, x if raw is None else raw
+            if n and data_runs is not None:
+                data_runs.read(k0, k1, into)
+                if indices: index_runs.read(k0, k1, idx)
             elif n:
-                if raw is None: d.read_direct(x, np.s_[k0:k1], np.s_[:n])
-                else: d.read_direct(raw, np.s_[k0:k1], np.s_[:n]); x[:n] = raw[:n]
+                d.read_direct(into, np.s_[k0:k1], np.s_[:n])
                 if indices: ix.read_direct(idx, np.s_[k0:k1], np.s_[:n])
-                v, iv = x[:n], idx[:n]
-            return r0, r1, indptr[r0:r1 + 1] - k0, v, iv
-        def release(r0, r1):
-            if md is not None: md.release(int(indptr[r0]), int(indptr[r1])); mi.release(int(indptr[r0]), int(indptr[r1]))
+            if raw is not None: x[:n] = raw[:n]
+            return r0, r1, indptr[r0:r1 + 1] - k0, x[:n], idx[:n if indices else 0]
         def threads(): return 1 if _is_serial(serial) else nb.get_num_threads()  # 1: the single-threaded kernels
         _, _, _, x0, i0 = read(bounds[0], 0)
         stats, scale, checked = _scan_values(x0, 1e-3, threads())[:4], None, False  # finite, min, max, fractional: on the kernels' threads
@@ -1041,7 +1021,6 @@ def _h5_layouts(path,           # h5ad file whose X is CSR (see `_h5_csr_size`)
             for r0, r1, lp, x, _ in _prefetch(lambda rows, slot: read(rows, slot, False), bounds):
                 totals[r0:r1], st = _row_totals_checked(lp, x, 1e-3, threads())  # the checks as well
                 stats = _merge_stats(stats, st)
-                release(r0, r1)
             checked = True
             if not _lognorm_verdict(*stats): scale = _row_scale(totals)
         starts = [None] * len(bounds)  # per chunk: where each row's values of the next block begin (None: read whole rows)
@@ -1052,7 +1031,6 @@ def _h5_layouts(path,           # h5ad file whose X is CSR (see `_h5_csr_size`)
                                         row_scale=None if scale is None else scale[r0:r1])   # counts divided by their row's factor
                 starts[c] = stop if srt else None
                 if not checked: stats = _merge_stats(stats, st)
-                release(r0, r1)
             if not checked: _lognorm_verdict(*stats); checked = True  # the first block read every value
             if scale is not None: np.log1p(lay.vals[:lay.used], out=lay.vals[:lay.used])  # with the division: `_normalise_counts`
             yield s0, s1, lay
@@ -1096,7 +1074,7 @@ def _summarise(x,                # AnnData or h5ad path
                meta,             # its `_stub`
                which, pert_col, control,
                genes,            # output gene order (the real file's)
-               chunk_nnz=1 << 21, # stored values per row chunk read from an h5ad
+               chunk_nnz=1 << 20, # stored values per row chunk read from an h5ad
                pool=None,        # buffers to reuse between the sides
                serial=False):    # single-threaded kernels while this is true (`_is_serial`), for an h5ad read beside the other side
     "(groups, pseudobulk, group means, MWU statistics, p-values) of one side in log1p space, genes in `genes` order; its matrix is released on return."
@@ -1223,7 +1201,7 @@ def summarise_real(real,                       # real AnnData or h5ad path (cont
                    pert_col=PERT_COL,          # obs column of the perturbation labels
                    control=CONTROL,            # label of the control cells
                    fdr_scope='global',         # as `score_prediction`
-                   chunk_nnz=1 << 21,          # stored values per row chunk read from an h5ad
+                   chunk_nnz=1 << 20,          # stored values per row chunk read from an h5ad
                    fold_change_clip:float|None=20.0):
     "The real side of `score_prediction`, computed once: its pseudobulk and DE genes, for scoring many predictions against the same cells."
     _check_scope(fdr_scope)
@@ -1241,7 +1219,7 @@ def score_prediction(pred,                       # predicted AnnData or h5ad pat
                      real,                       # real AnnData or h5ad path, or its `summarise_real`
                      pert_col=PERT_COL, control=CONTROL,
                      fdr_scope='global',         # 'global' (2025 leaderboard) or 'per_perturbation' (installed cell-eval)
-                     chunk_nnz=1 << 21,          # stored values per row chunk read from an h5ad
+                     chunk_nnz=1 << 20,          # stored values per row chunk read from an h5ad
                      fold_change_clip:float|None=20.0): # 20: pdex 0.1 (2025); None: pdex >= 0.2, as installed cell-eval
     "cell-eval's `vcc` profile: per-perturbation results (like results.csv) and their aggregate (like agg_results.csv)."
     _check_scope(fdr_scope)
