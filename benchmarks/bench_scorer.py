@@ -1,7 +1,8 @@
 """Benchmark `vcc.metrics.score_prediction` against `cell-eval run --profile vcc` on synthetic screens.
 
 Both scorers run in their own subprocess under `/usr/bin/time -v` with 2 threads, so wall time, CPU time and peak RSS
-compare like for like. First it times vcc's cold start, the part of every vcc figure that does not grow with the data: a
+compare like for like. Each timed run starts warm: the scorer has just scored a tiny screen (its code in the page cache) and
+its input files have just been read (`rehearse`, `warm`). First it times vcc's cold start, the part of every vcc figure that does not grow with the data: a
 fresh process importing vcc.metrics and scoring a tiny screen with all 18,080 genes, twice (the first score also loads
 numba's kernels). Usage:
 
@@ -83,6 +84,23 @@ def warm(paths, prime_gb=3):
     np.ones(int(prime_gb * 2**30), dtype=np.uint8)
 
 
+def rehearse(cmd, env):
+    """Run a scorer once, untimed, on the tiny screen, just before its timed run, so that its code (Python packages, shared
+    libraries, numba's cache) is in the page cache as its data is after `warm`. This VM's memory reclaim (DAMON) pages out file
+    pages left idle for about a minute, and whichever scorer ran longest ago (vcc, after cell-eval's minute) would otherwise read
+    its code from disk: vcc's first run right after cell-eval was 0.1-0.25 s slower than a second one (4 pairs, ad hoc)."""
+    subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT, check=True)
+
+
+def vcc_cmd(pred, real, out):
+    return [sys.executable, '-c', VCC_CHILD, str(pred), str(real), str(out)]
+
+
+def cell_eval_cmd(pred, real, out, threads):
+    return [str(BIN / 'cell-eval'), 'run', '-ap', str(pred), '-ar', str(real), '--profile', 'vcc', '--num-threads', str(threads),
+            '-o', str(out), '--control-pert', 'non-targeting', '--pert-col', 'target_gene']
+
+
 def cached_data(cells, perts, genes, d):
     "`make_data`, or the files it wrote into `d` before for the same sizes."
     stamp, paths = d / 'sizes.txt', (d / 'pred.h5ad', d / 'real.h5ad')
@@ -101,24 +119,29 @@ def thread_env(threads):
                 MKL_NUM_THREADS=str(threads), POLARS_MAX_THREADS=str(threads))
 
 
-def cold_start(threads, tmp, repeats=3, genes=18_080):
-    """Seconds a fresh vcc process takes to import vcc.metrics and score a tiny screen (3 perturbations, ~120 cells) with `genes`
-    genes, medians of `repeats` processes; prints the parts, and a second score in the same process (the first also loads numba's kernels)."""
+def tiny_screen(tmp, genes=18_080):
+    "(pred, real) h5ad paths of a tiny screen (3 perturbations, ~120 cells, `genes` genes): the cold start's, and each rehearsal's."
     d = Path(tmp) / 'cold'; d.mkdir(exist_ok=True)
-    (pred, real), _, _ = make_data(120, 3, genes, d)
+    return make_data(120, 3, genes, d)[0]
+
+
+def cold_start(threads, tiny, repeats=3):
+    """Seconds a fresh vcc process takes to import vcc.metrics and score the `tiny_screen` (all 18,080 genes), medians of `repeats`
+    processes; prints the parts, and a second score in the same process (the first also loads numba's kernels)."""
+    (pred, real), d = tiny, Path(tiny[0]).parent
     runs, parts = [], []
     for _ in range(repeats):
         runs.append(timed([sys.executable, '-c', COLD_CHILD, str(pred), str(real), str(d / 'times.txt')], thread_env(threads)))
         parts.append([float(x) for x in (d / 'times.txt').read_text().split()])
     wall, _, cpu = (float(np.median(col)) for col in zip(*runs))
     imp, first, second = (float(np.median(col)) for col in zip(*parts))
-    print(f'cold start, a fresh process scoring 3 perturbations x {genes} genes of ~120 cells (medians of {repeats}; the process '
+    print(f'cold start, a fresh process scoring 3 perturbations x 18080 genes of ~120 cells (medians of {repeats}; the process '
           f'scores twice): import {imp:.2f} s, first score {first:.2f} s, second {second:.2f} s; whole process {wall:.2f} s wall, '
           f'{cpu:.2f} s CPU', flush=True)
     return imp + first
 
 
-def run_case(name, cells, perts, genes, threads, tmp, reuse=False, repeats=1):
+def run_case(name, cells, perts, genes, threads, tmp, tiny, reuse=False, repeats=1):
     print(f'\n== {name}: ~{cells} cells x {genes} genes, {perts} perturbations', flush=True)
     d = Path(tmp) / name; d.mkdir(exist_ok=reuse)
     t0 = time.perf_counter()
@@ -128,14 +151,15 @@ def run_case(name, cells, perts, genes, threads, tmp, reuse=False, repeats=1):
     vcc_csv, ce_out = d / 'vcc_results.csv', d / 'cell-eval'
     runs = []  # the scorers alternate, so a slow spell of a noisy machine falls on both
     for r in range(repeats):
+        rehearse(vcc_cmd(*tiny, Path(tiny[0]).parent / 'rehearsal.csv'), env)
         warm([pred, real])
-        v_wall, v_rss, v_cpu = timed([sys.executable, '-c', VCC_CHILD, str(pred), str(real), str(vcc_csv)], env)
+        v_wall, v_rss, v_cpu = timed(vcc_cmd(pred, real, vcc_csv), env)
         print(f'run {r + 1}: vcc       : {v_wall:7.1f} s  peak RSS {v_rss:6.2f} GB  CPU {v_cpu:6.1f} s', flush=True)
         shutil.rmtree(ce_out, ignore_errors=True)  # no stale results from an earlier run
+        shutil.rmtree(Path(tiny[0]).parent / 'rehearsal', ignore_errors=True)
+        rehearse(cell_eval_cmd(*tiny, Path(tiny[0]).parent / 'rehearsal', threads), env)
         warm([pred, real])
-        c_wall, c_rss, c_cpu = timed([str(BIN / 'cell-eval'), 'run', '-ap', str(pred), '-ar', str(real), '--profile', 'vcc',
-                               '--num-threads', str(threads), '-o', str(ce_out), '--control-pert', 'non-targeting',
-                               '--pert-col', 'target_gene'], env)
+        c_wall, c_rss, c_cpu = timed(cell_eval_cmd(pred, real, ce_out, threads), env)
         print(f'run {r + 1}: cell-eval : {c_wall:7.1f} s  peak RSS {c_rss:6.2f} GB  CPU {c_cpu:6.1f} s  (speed-up {c_wall / v_wall:.1f}x)', flush=True)
         runs.append((v_wall, v_rss, c_wall, c_rss, v_cpu, c_cpu))
     ours = pd.read_csv(vcc_csv).set_index('perturbation')
@@ -167,10 +191,11 @@ def main():
     subprocess.run([sys.executable, '-c', WARM_UP], cwd=ROOT, check=True, capture_output=True)
     rows = []
     with tempfile.TemporaryDirectory(dir=args.tmpdir) as tmp:
-        cold_s = cold_start(args.threads, tmp)
+        tiny = tiny_screen(tmp)
+        cold_s = cold_start(args.threads, tiny)
         for name in args.cases:
             size = CASES.get(name, dict(cells=args.cells, perts=args.perts, genes=args.genes))
-            rows.append(run_case(name, **size, threads=args.threads, tmp=args.data_dir or tmp, reuse=bool(args.data_dir),
+            rows.append(run_case(name, **size, threads=args.threads, tmp=args.data_dir or tmp, tiny=tiny, reuse=bool(args.data_dir),
                                  repeats=args.repeats) | dict(vcc_cold_s=round(cold_s, 2)))
     print('\n' + pd.DataFrame(rows).to_string(index=False))
 

@@ -643,7 +643,7 @@ def _mwu_gene(srt, n, gbits, ctrl, m, sizes, below2, rank_sum, tie_extra, ties):
 @nb.njit(parallel=True, cache=True, nogil=True)
 def _de_pairs(vals, keys, base, ptr, gp, sizes, ctrl, scale, sparse_mean, means, sums, stat, pval, j_lo=0, j_hi=-1):
     """Per gene j_lo <= j < j_hi (-1: every gene) of a `_Layout`: float32 group means (pdex's arithmetic), float64 group sums and the MWU of
-    every group against `ctrl`."""
+    every group against `ctrl`. `scale`: each value's factor in the mean's sum, 1/n per group if `sparse_mean`, else ones."""
     n_groups = sizes.shape[0]
     if j_hi < 0: j_hi = means.shape[1]
     n_genes = j_hi - j_lo
@@ -687,20 +687,26 @@ def _de_pairs(vals, keys, base, ptr, gp, sizes, ctrl, scale, sparse_mean, means,
             for g in range(n_groups):  # a group's values: its (chunk, group) pairs in row order
                 acc, acc64, mg = scale[g] - scale[g], 0.0, 0
                 gg = np.uint64(g)
+                sg = scale[g]  # means exactly as scipy (sparse: the sum of value x 1/n) or numpy (dense: the sum, times 1, then / n) compute them
                 for p in range(gp[g], gp[g + 1]):
                     s0, s1 = base[p] + ptr[p, jj], base[p] + ptr[p, jj + 1]
                     mg += s1 - s0
-                    for k in range(s0, s1):
-                        if sparse_mean: acc += vals[k] * scale[g]  # means exactly as scipy (sparse) or numpy (dense) compute them
-                        else: acc += vals[k]
-                        acc64 += np.float64(vals[k])
-                        key = np.uint64(keys[k])
-                        if direct:
+                    if direct:  # the usual case gets a loop of its own, without branches (~8% faster)
+                        for k in range(s0, s1):
+                            v = vals[k]
+                            acc += v * sg
+                            acc64 += np.float64(v)
+                            key = np.uint64(keys[k])
                             d = np.int64(key & low_mask)
                             buf_b[low_count[d]] = (key << gsh) | gg; low_count[d] += 1
                             high_count[np.int64((key >> np.uint64(_LOW_BITS)) - high_min)] += 1
-                        elif narrow: buf_a[tot] = (key << gsh) | gg
-                        tot += 1
+                    else:
+                        for k in range(s0, s1):
+                            v = vals[k]
+                            acc += v * sg
+                            acc64 += np.float64(v)
+                            if narrow: buf_a[tot + k - s0] = (np.uint64(keys[k]) << gsh) | gg
+                    tot += s1 - s0
                 m[g] = mg
                 if sparse_mean: means[g, jj] = acc
                 else: means[g, jj] = np.float64(acc) / sizes[g]
@@ -760,7 +766,8 @@ def _layout_de(lay, sizes, ctrl, sparse_mean,
     "Group means (matrix dtype, pdex arithmetic), float64 group sums, MWU statistics and p-values (groups x genes) of a `_Layout`."
     vals, base, ptr, gp = lay.finish()
     n_groups, n_genes, dtype = len(sizes), lay.n_genes, vals.dtype
-    scale = (1.0 / sizes).astype(dtype)  # scipy: (X * (1/n)).sum(axis=0), the product in the matrix dtype
+    # scipy: (X * (1/n)).sum(axis=0), the product in the matrix dtype; numpy: X.sum(axis=0) / n, and x * 1 is x
+    scale = (1.0 / sizes).astype(dtype) if sparse_mean else np.ones(len(sizes), dtype)
     means, sums = np.zeros((n_groups, n_genes), dtype=dtype), np.zeros((n_groups, n_genes))
     stat, pval = np.full((n_groups, n_genes), np.nan), np.full((n_groups, n_genes), np.nan)
     keys = vals.view(np.uint32 if dtype.itemsize == 4 else np.uint64)
