@@ -650,8 +650,8 @@ def _de_pairs(vals, keys, base, ptr, gp, sizes, ctrl, scale, sparse_mean, means,
     gbits = 0
     while (1 << gbits) < n_groups: gbits += 1
     narrow = keys.itemsize * 8 + gbits <= 64  # keys and group fit one uint64 as they are: pack while gathering
-    n_chunks = min(max(n_genes // 32, 1), 256)
-    for t in nb.prange(n_chunks):  # genes in chunks of 32 or more, so each chunk reuses its buffers
+    n_chunks = max(min(n_genes // 32, 256), min(n_genes, 1))  # none for no gene
+    for t in nb.prange(n_chunks):  # genes in chunks of 32 or more (or all of them), so each chunk reuses its buffers
         j0, j1 = j_lo + t * n_genes // n_chunks, j_lo + (t + 1) * n_genes // n_chunks
         n_vals = np.zeros(j1 - j0, dtype=np.int64)  # stored values of each gene
         for jj in range(j0, j1):
@@ -938,7 +938,7 @@ class _FileRuns:
     read them with `os.preadv` into a buffer that is used again for every chunk: it stays in the cache, and the read releases the GIL.
     (A memory map of the file was slower: each fresh page faults in, then must be unmapped again so the process does not grow.)"""
     def __init__(self, d, fd):
-        n, self.dtype, self.fd = d.shape[0], d.dtype, fd
+        n, self.dtype, self.fd, self.path = d.shape[0], d.dtype, fd, d.file.filename
         if not hasattr(os, 'preadv'): raise AttributeError('no os.preadv on this platform')
         if d.id.get_create_plist().get_nfilters() or not d.dtype.isnative: raise ValueError('filtered or foreign byte order')
         if d.chunks is None:
@@ -967,7 +967,7 @@ class _FileRuns:
             a, b, at = (pos - k0) * isz, (min(e, k1) - k0) * isz, off + (pos - s) * isz
             while a < b:  # a read may return less than asked for
                 got = os.preadv(self.fd, [mem[a:b]], at)
-                if got <= 0: raise ValueError('the file ends inside its X (truncated?): write it again.')
+                if got <= 0: raise ValueError(f'{self.path} ends inside its X (truncated?): write the file again.')
                 a, at = a + got, at + got
             pos, i = min(e, k1), i + 1
         return out
