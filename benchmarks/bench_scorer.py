@@ -2,9 +2,9 @@
 
 Both scorers run in their own subprocess under `/usr/bin/time -v` with 2 threads, so wall time, CPU time and peak RSS
 compare like for like. Each timed run starts warm: the scorer has just scored a tiny screen (its code in the page cache) and
-its input files have just been read (`rehearse`, `warm`). First it times vcc's cold start, the part of every vcc figure that does not grow with the data: a
-fresh process importing vcc.metrics and scoring a tiny screen with all 18,080 genes, twice (the first score also loads
-numba's kernels). Usage:
+its input files have just been read (`rehearse`, `warm`). First it times vcc's cold start, the part of every vcc figure that
+does not grow with the data: a fresh process importing vcc.metrics and scoring a tiny screen with all 18,080 genes, twice
+(the first score also loads numba's kernels). Usage:
 
     .venv/bin/python benchmarks/bench_scorer.py                      # small and large default cases
     .venv/bin/python benchmarks/bench_scorer.py --cases small
