@@ -11,6 +11,7 @@ does not grow with the data: a fresh process importing vcc.metrics and scoring a
     .venv/bin/python benchmarks/bench_scorer.py --cases custom --cells 5000 --perts 10 --genes 18080
     .venv/bin/python benchmarks/bench_scorer.py --cases large --data-dir /tmp/vcc_bench_data   # reuse the h5ads of an earlier run
     .venv/bin/python benchmarks/bench_scorer.py --cases small --repeats 3   # each scorer 3 times, alternating; medians
+    .venv/bin/python benchmarks/bench_scorer.py --cases small --no-rehearsal   # without the untimed tiny score before each run
 
 Commands that need more than 4 GB (the large case, cell-eval) belong under `flock /tmp/vcc_heavy.lock` on a shared machine.
 """
@@ -141,7 +142,7 @@ def cold_start(threads, tiny, repeats=3):
     return imp + first
 
 
-def run_case(name, cells, perts, genes, threads, tmp, tiny, reuse=False, repeats=1):
+def run_case(name, cells, perts, genes, threads, tmp, tiny, reuse=False, repeats=1, rehearsal=True):
     print(f'\n== {name}: ~{cells} cells x {genes} genes, {perts} perturbations', flush=True)
     d = Path(tmp) / name; d.mkdir(exist_ok=reuse)
     t0 = time.perf_counter()
@@ -151,13 +152,14 @@ def run_case(name, cells, perts, genes, threads, tmp, tiny, reuse=False, repeats
     vcc_csv, ce_out = d / 'vcc_results.csv', d / 'cell-eval'
     runs = []  # the scorers alternate, so a slow spell of a noisy machine falls on both
     for r in range(repeats):
-        rehearse(vcc_cmd(*tiny, Path(tiny[0]).parent / 'rehearsal.csv'), env)
+        if rehearsal: rehearse(vcc_cmd(*tiny, Path(tiny[0]).parent / 'rehearsal.csv'), env)
         warm([pred, real])
         v_wall, v_rss, v_cpu = timed(vcc_cmd(pred, real, vcc_csv), env)
         print(f'run {r + 1}: vcc       : {v_wall:7.1f} s  peak RSS {v_rss:6.2f} GB  CPU {v_cpu:6.1f} s', flush=True)
         shutil.rmtree(ce_out, ignore_errors=True)  # no stale results from an earlier run
-        shutil.rmtree(Path(tiny[0]).parent / 'rehearsal', ignore_errors=True)
-        rehearse(cell_eval_cmd(*tiny, Path(tiny[0]).parent / 'rehearsal', threads), env)
+        if rehearsal:
+            shutil.rmtree(Path(tiny[0]).parent / 'rehearsal', ignore_errors=True)
+            rehearse(cell_eval_cmd(*tiny, Path(tiny[0]).parent / 'rehearsal', threads), env)
         warm([pred, real])
         c_wall, c_rss, c_cpu = timed(cell_eval_cmd(pred, real, ce_out, threads), env)
         print(f'run {r + 1}: cell-eval : {c_wall:7.1f} s  peak RSS {c_rss:6.2f} GB  CPU {c_cpu:6.1f} s  (speed-up {c_wall / v_wall:.1f}x)', flush=True)
@@ -185,6 +187,7 @@ def main():
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--repeats', type=int, default=1, help='runs of each scorer, alternating; medians are reported')
     ap.add_argument('--tmpdir', default=None, help='where to write the h5ads (default: system temp)')
+    ap.add_argument('--no-rehearsal', action='store_true', help='time each scorer without scoring the tiny screen first (see `rehearse`)')
     ap.add_argument('--data-dir', default=None, help='keep the h5ads here and reuse them in later runs (same sizes)')
     args = ap.parse_args()
     # warm numba's on-disk cache once (a one-off compile per install, not part of scoring), in memory and from h5ad files
@@ -196,7 +199,7 @@ def main():
         for name in args.cases:
             size = CASES.get(name, dict(cells=args.cells, perts=args.perts, genes=args.genes))
             rows.append(run_case(name, **size, threads=args.threads, tmp=args.data_dir or tmp, tiny=tiny, reuse=bool(args.data_dir),
-                                 repeats=args.repeats) | dict(vcc_cold_s=round(cold_s, 2)))
+                                 repeats=args.repeats, rehearsal=not args.no_rehearsal) | dict(vcc_cold_s=round(cold_s, 2)))
     print('\n' + pd.DataFrame(rows).to_string(index=False))
 
 

@@ -597,6 +597,13 @@ def _radix_sort_bits(a, b, lo, bits, base=0):
 
 _LOW_BITS, _HIGH_BITS = 12, 16  # `_de_pairs`' two radix digits: a gene's float32 log1p keys span ~25 bits
 
+@nb.njit(inline='always')
+def _counts_to_starts(count, n):
+    "The first `n` digit counts in `count` turned, in place, into where each digit's keys start (a running sum before each)."
+    run = 0
+    for d in range(n):
+        c = count[d]; count[d] = run; run += c
+
 # %% ../nbs/03_metrics.ipynb #9c2e031d
 @nb.njit(cache=True, nogil=True)
 def _mwu_gene(srt, n, gbits, ctrl, m, sizes, below2, rank_sum, tie_extra, ties):
@@ -679,9 +686,7 @@ def _de_pairs(vals, keys, base, ptr, gp, sizes, ctrl, scale, sparse_mean, means,
             while high_bits <= _HIGH_BITS and ((kmax >> np.uint64(_LOW_BITS)) - high_min) >> np.uint64(high_bits) != 0: high_bits += 1
             direct = direct and high_bits <= _HIGH_BITS
             if direct:
-                run = 0
-                for d in range(1 << _LOW_BITS):
-                    c = low_count[d]; low_count[d] = run; run += c
+                _counts_to_starts(low_count, 1 << _LOW_BITS)
                 for d in range(1 << high_bits): high_count[d] = 0
             tot = 0
             for g in range(n_groups):  # a group's values: its (chunk, group) pairs in row order
@@ -712,9 +717,7 @@ def _de_pairs(vals, keys, base, ptr, gp, sizes, ctrl, scale, sparse_mean, means,
                 else: means[g, jj] = np.float64(acc) / sizes[g]
                 sums[g, jj] = acc64
             if direct:
-                run = 0
-                for d in range(1 << high_bits):
-                    c = high_count[d]; high_count[d] = run; run += c
+                _counts_to_starts(high_count, 1 << high_bits)
                 sh = np.uint64(gbits + _LOW_BITS)
                 for i in range(tot):
                     x = buf_b[i]
@@ -988,10 +991,12 @@ def _gene_blocks(indices, n_vars, n_blocks):
     cut = np.searchsorted(cum, cum[-1] * np.arange(1, n_blocks) / n_blocks) + 1
     return [0, *np.clip(cut, 1, n_vars - 1).tolist(), n_vars]
 
+_CHUNK_NNZ = 1 << 20  # stored values per row chunk read from an h5ad: 1M (4 MB of float32 values) in each of two buffers
+
 def _h5_layouts(path,           # h5ad file whose X is CSR (see `_h5_csr_size`)
                 codes, n_groups, # group index of every cell, number of groups
                 n_blocks=2,     # layouts of this many blocks of genes, one after the other: less memory to hold and to touch
-                chunk_nnz=1 << 20, # stored values per row chunk read
+                chunk_nnz=_CHUNK_NNZ, # stored values per row chunk read
                 pool=None,      # buffers to reuse (`_Layout`)
                 serial=False):  # single-threaded kernels while this is true (`_is_serial`: another thread reads the other side)
     "Yields (s0, s1, `_Layout` of stored genes [s0, s1)) of an h5ad's CSR `X` in log1p space, read in row chunks and normalised on the way if it holds counts."
@@ -1081,7 +1086,7 @@ def _summarise(x,                # AnnData or h5ad path
                meta,             # its `_stub`
                which, pert_col, control,
                genes,            # output gene order (the real file's)
-               chunk_nnz=1 << 20, # stored values per row chunk read from an h5ad
+               chunk_nnz=_CHUNK_NNZ, # stored values per row chunk read from an h5ad
                pool=None,        # buffers to reuse between the sides
                serial=False):    # single-threaded kernels while this is true (`_is_serial`), for an h5ad read beside the other side
     "(groups, pseudobulk, group means, MWU statistics, p-values) of one side in log1p space, genes in `genes` order; its matrix is released on return."
@@ -1208,7 +1213,7 @@ def summarise_real(real,                       # real AnnData or h5ad path (cont
                    pert_col=PERT_COL,          # obs column of the perturbation labels
                    control=CONTROL,            # label of the control cells
                    fdr_scope='global',         # as `score_prediction`
-                   chunk_nnz=1 << 20,          # stored values per row chunk read from an h5ad
+                   chunk_nnz=_CHUNK_NNZ,       # stored values per row chunk read from an h5ad
                    fold_change_clip:float|None=20.0):
     "The real side of `score_prediction`, computed once: its pseudobulk and DE genes, for scoring many predictions against the same cells."
     _check_scope(fdr_scope)
@@ -1226,7 +1231,7 @@ def score_prediction(pred,                       # predicted AnnData or h5ad pat
                      real,                       # real AnnData or h5ad path, or its `summarise_real`
                      pert_col=PERT_COL, control=CONTROL,
                      fdr_scope='global',         # 'global' (2025 leaderboard) or 'per_perturbation' (installed cell-eval)
-                     chunk_nnz=1 << 20,          # stored values per row chunk read from an h5ad
+                     chunk_nnz=_CHUNK_NNZ,       # stored values per row chunk read from an h5ad
                      fold_change_clip:float|None=20.0): # 20: pdex 0.1 (2025); None: pdex >= 0.2, as installed cell-eval
     "cell-eval's `vcc` profile: per-perturbation results (like results.csv) and their aggregate (like agg_results.csv)."
     _check_scope(fdr_scope)
