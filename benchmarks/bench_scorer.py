@@ -24,7 +24,7 @@ BIN = Path(sys.executable).parent
 CASES = {'small': dict(cells=12_000, perts=20, genes=18_080), 'large': dict(cells=55_000, perts=50, genes=18_080)}
 
 VCC_CHILD = """
-import sys, pandas as pd
+import sys
 from vcc.metrics import score_prediction
 res, agg = score_prediction(sys.argv[1], sys.argv[2], fdr_scope='per_perturbation', fold_change_clip=None)  # installed cell-eval's rules
 res.to_csv(sys.argv[3], index=False)

@@ -194,6 +194,9 @@ def test_bad_input_from_files(tmp_path):
     with pytest.raises(ValueError, match='genes differ'): score(pred[:, 1:].copy())
     with pytest.raises(ValueError, match='no control'): score(pred[pred.obs[PERT_COL] != CONTROL].copy())
     with pytest.raises(ValueError, match='not found'): score_prediction(str(tmp_path / 'missing.h5ad'), r)
+    unlabelled = pred.copy(); unlabelled.obs[PERT_COL] = unlabelled.obs[PERT_COL].astype('category')
+    unlabelled.obs.iloc[-1, unlabelled.obs.columns.get_loc(PERT_COL)] = np.nan  # a missing category: code -1 in the h5ad
+    with pytest.raises(ValueError, match=r"pred: obs\['target_gene'\] has missing or empty labels"): score(unlabelled)
 
 
 def test_more_bad_input():
@@ -214,3 +217,21 @@ def test_more_bad_input():
     with pytest.raises(ValueError, match='gene names are not unique'): score_prediction(dup, real)
     with pytest.raises(ValueError, match='fdr_scope'): score_prediction(pred, real, fdr_scope='per_gene')
     with pytest.raises(TypeError, match='AnnData or an h5ad path'): score_prediction(pred.X, real)
+
+
+def test_h5ad_scoring_imports_pandas_only_for_its_tables(tmp_path):
+    "`import vcc.metrics` leaves pandas (and anndata) unloaded, so h5ad scoring starts its kernels at once; the results are still DataFrames."
+    import subprocess, sys, textwrap
+    pred, real = synthetic_screen(n_perts=3, cells_per_pert=20, n_control=30, n_genes=100, seed=14)
+    p, r = write(pred, tmp_path / 'p.h5ad'), write(real, tmp_path / 'r.h5ad')
+    want, _ = score_prediction(pred, real)
+    child = textwrap.dedent(f"""
+        import sys, vcc.metrics as m
+        print('pandas' in sys.modules, 'anndata' in sys.modules)
+        res, agg = m.score_prediction({p!r}, {r!r})
+        print(type(res).__name__, type(agg).__name__)
+        res.to_csv({str(tmp_path / 'res.csv')!r}, index=False)
+        """)
+    out = subprocess.run([sys.executable, '-c', child], capture_output=True, text=True, check=True).stdout.split('\n')
+    assert out[:2] == ['False False', 'DataFrame DataFrame']
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / 'res.csv'), want, check_exact=False, atol=1e-12)
