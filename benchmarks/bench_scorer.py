@@ -144,7 +144,7 @@ def cold_start(threads, tiny, repeats=3):
 
 def run_case(name, cells, perts, genes, threads, tmp, tiny, reuse=False, repeats=1, rehearsal=True):
     print(f'\n== {name}: ~{cells} cells x {genes} genes, {perts} perturbations', flush=True)
-    d = Path(tmp) / name; d.mkdir(exist_ok=reuse)
+    d = Path(tmp) / name; d.mkdir(parents=reuse, exist_ok=reuse)  # --data-dir is made if it is new
     t0 = time.perf_counter()
     (pred, real), shape, density = (cached_data if reuse else make_data)(cells, perts, genes, d)
     print(f'data: real {shape[0]} cells x {shape[1]} genes, density {density:.2f} (ready in {time.perf_counter() - t0:.0f} s)', flush=True)

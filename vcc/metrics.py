@@ -402,6 +402,15 @@ def _segment_starts(cnt, n_loc, n_genes):
     return ptr
 
 @nb.njit(inline='always')
+def _normalised(x, i, row_scale, log_table):
+    """Count `x` of chunk row `i` divided by its row's `row_scale`, as `_divide_rows`, and then in log1p space: from `log_table` (numpy's
+    own log1p of the same quotients) if `x` is a whole count it holds, else negated, for `_log1p_spilled` to finish with numpy."""
+    if x < log_table.shape[1]:
+        c = int(x)
+        if c == x: return log_table[i, c]
+    return -(x / row_scale[i])
+
+@nb.njit(inline='always')
 def _descents(a):
     "How many values of `a` are not above the one before: 0 for strictly increasing indices (a loop that vectorises)."
     d = 0
@@ -409,10 +418,11 @@ def _descents(a):
     return d
 
 @nb.njit(parallel=True, cache=True, nogil=True)
-def _scatter_chunk(indptr, start, indices, data, codes, g_lo, n_loc, s0, n_genes, out, base, T, staging, row_scale=None, whole_rows=True):
+def _scatter_chunk(indptr, start, indices, data, codes, g_lo, n_loc, s0, n_genes, out, base, T, staging, row_scale=None, whole_rows=True,
+                   log_table=None):
     """Scatter the nonzeros of CSR rows whose stored gene index is in [s0, s0 + n_genes) (row i: `indices`/`data` from `start[i]` to
     `indptr[i + 1]`, group `codes[i]`) into `out[base:]`, ordered by (local group, gene) and by row within, each divided by its row's
-    `row_scale` if given. Returns the segment starts (local group, gene) relative to `base`; where each row's values past the range begin
+    `row_scale` if given (and with `log_table`, see `_normalised`, taken to log1p space or negated). Returns the segment starts (local group, gene) relative to `base`; where each row's values past the range begin
     (meaningful if the indices are sorted); whether they are; `T` threads.
     `whole_rows=False` promises sorted indices: a row is read only up to its first value past the range.
     Sorted rows are read once: each value goes to its (group, gene) segment in `staging`, which has room for every row of the group
@@ -452,7 +462,8 @@ def _scatter_chunk(indptr, start, indices, data, codes, g_lo, n_loc, s0, n_genes
                             f = f_t[o + ix]
                             if f < R:  # always, for sorted rows (an unsorted one may repeat a gene; the counting path takes over)
                                 if row_scale is None: staging[at + ix * R + f] = x
-                                else: staging[at + ix * R + f] = x / row_scale[i]  # as `_divide_rows`
+                                elif log_table is None: staging[at + ix * R + f] = x / row_scale[i]  # as `_divide_rows`
+                                else: staging[at + ix * R + f] = _normalised(x, i, row_scale, log_table)
                             f_t[o + ix] = f + 1
                         k += 1
                     cur[i - r0], last[i - r0] = k, prev
@@ -510,7 +521,8 @@ def _scatter_chunk(indptr, start, indices, data, codes, g_lo, n_loc, s0, n_genes
                     if j >= b1 - block and j < top and data[k] != 0:
                         s = o + j
                         if row_scale is None: out[base + cnt[t, s]] = data[k]
-                        else: out[base + cnt[t, s]] = data[k] / row_scale[i]  # as `_divide_rows`
+                        elif log_table is None: out[base + cnt[t, s]] = data[k] / row_scale[i]  # as `_divide_rows`
+                        else: out[base + cnt[t, s]] = _normalised(data[k], i, row_scale, log_table)
                         cnt[t, s] += 1
                     k += 1
                 cur[i - r0] = k
@@ -542,6 +554,28 @@ def _populate(buf, step=4 << 20):
         if libc.madvise(a, min(step, hi - a), _MADV_POPULATE_WRITE) != 0: return False  # older kernels: EINVAL; the kernels fault pages as they write
     return True
 
+_LOG_TABLE_COUNTS = 128  # counts 0..127 of a row come from its table: above them lie ~0.4% of a deep screen's values (bench data)
+
+def _log1p_table(row_scale, n=_LOG_TABLE_COUNTS):
+    "log1p(c / row_scale[i]) for every row i and count c < n, with the division `_divide_rows` does and numpy's own log1p."
+    t = np.arange(n, dtype=row_scale.dtype)[None, :] / row_scale[:, None]
+    return np.log1p(t, out=t)
+
+@nb.njit(cache=True, nogil=True)
+def _negative_at(v):
+    "Positions of the negative values of `v`."
+    n = 0
+    for k in range(v.shape[0]): n += v[k] < 0
+    at, n = np.empty(n, np.int64), 0
+    for k in range(v.shape[0]):
+        if v[k] < 0: at[n] = k; n += 1
+    return at
+
+def _log1p_spilled(v):
+    "Finish `_normalised`'s output in place: each negated quotient -x becomes log1p(x), by numpy (as every value it did not tabulate)."
+    at = _negative_at(v)
+    if len(at): v[at] = np.log1p(-v[at])
+
 class _Layout:
     "The nonzeros of one side's stored genes [s0, s0 + n_genes) grouped by (group, gene) and in row order within each, filled one row chunk at a time."
     def __init__(self, n_groups, n_genes, capacity, dtype, pool=None, s0=0, serial=False):  # `pool`: a dict whose buffer the next layout reuses
@@ -551,11 +585,13 @@ class _Layout:
         self._grp, self._base, self._ptr = [], [], []
         self._staging = np.empty(0, dtype)  # `_scatter_chunk`'s room for sorted rows, grown as chunks need
 
-    def add(self, indptr, indices, data, codes, start=None, check=False, row_scale=None):
+    def add(self, indptr, indices, data, codes, start=None, check=False, row_scale=None, log1p=False):
         """Scatter CSR rows (`indptr` into `indices`/`data`, read from `start` if given, groups `codes`) after the values so far, divided by
-        `row_scale` if given. Returns `_scan_values`' statistics of what was read (if `check`), where each row's values past this layout's
-        genes begin, and whether the rows' indices are sorted (then those positions can start the next layout's read). A given `start`
-        says the indices are sorted (such a position): each row is read only up to its first value past this layout's genes."""
+        `row_scale` if given, and then taken to log1p space if `log1p` (exactly `np.log1p` of the quotients, ~10x faster where numpy has
+        no vector log1p: a table per row for small counts, `_log1p_spilled` for the rest). Returns `_scan_values`' statistics of what was
+        read (if `check`), where each row's values past this layout's genes begin, and whether the rows' indices are sorted (then those
+        positions can start the next layout's read). A given `start` says the indices are sorted (such a position): each row is read only
+        up to its first value past this layout's genes."""
         indptr = np.asarray(indptr, dtype=np.int64)
         whole_rows, start = start is None, indptr[:-1] if start is None else start
         if len(codes) == 0: return (True, np.inf, -np.inf, False), start, True
@@ -565,8 +601,10 @@ class _Layout:
         stats = _scan_values(data[indptr[0]:indptr[-1]], 1e-3, T)[:4] if check else (True, np.inf, -np.inf, False)
         room = (len(indptr) - 1) * self.n_genes  # a value for every row and gene: worth it for dense enough rows, up to 32 MB of float32
         if room <= min(4 * int(indptr[-1] - indptr[0]), 1 << 23) and room > len(self._staging): self._staging = np.empty(room, self.vals.dtype)
+        log_table = _log1p_table(row_scale) if log1p and row_scale is not None else None
         ptr, stop, srt = scatter(indptr, start, indices, data, codes, lo, int(codes.max()) - lo + 1, self.s0, self.n_genes,
-                                 self.vals, self.used, T, self._staging, row_scale, whole_rows)
+                                 self.vals, self.used, T, self._staging, row_scale, whole_rows, log_table)
+        if log_table is not None: _log1p_spilled(self.vals[self.used:self.used + int(ptr[-1, -1])])
         for q in np.flatnonzero(ptr[:, -1] > ptr[:, 0]):  # one (chunk, group) pair per group with values in this chunk
             self._grp.append(lo + q); self._base.append(self.used); self._ptr.append(ptr[q].astype(np.int32))
         self.used += int(ptr[-1, -1])
@@ -1095,11 +1133,10 @@ def _h5_layouts(path,           # h5ad file whose X is CSR (see `_h5_csr_size`)
             lay = _Layout(n_groups, s1 - s0, indptr[-1], dt, pool, s0, serial)  # room for every value; only those of the block are touched
             for c, (r0, r1, lp, x, idx) in enumerate(chunks(read)):
                 st, stop, srt = lay.add(lp, idx, x, codes[r0:r1], starts[c], check=not checked,  # log1p data is checked as it is laid out,
-                                        row_scale=None if scale is None else scale[r0:r1])   # counts divided by their row's factor
+                                        row_scale=None if scale is None else scale[r0:r1], log1p=True)  # counts normalised: `_normalise_counts`
                 starts[c] = stop if srt else None
                 if not checked: stats = _merge_stats(stats, st)
             if not checked: _lognorm_verdict(*stats); checked = True  # the first block read every value
-            if scale is not None: np.log1p(lay.vals[:lay.used], out=lay.vals[:lay.used])  # with the division: `_normalise_counts`
             yield s0, s1, lay
             del lay
 
