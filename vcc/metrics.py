@@ -183,11 +183,43 @@ def _row_totals_checked(indptr, data, eps=1e-3, T=1):
     return totals, (finite, vmin, vmax, frac)
 
 # %% ../nbs/03_metrics.ipynb #3dce50e8
+_LOG_TABLE_COUNTS = 128  # counts 0..127 of a row come from its table: above them lie ~0.4% of a deep screen's values (bench data);
+# numpy's log1p is vectorised only with AVX-512, else ~13 ns a value (this machine): a table lookup is ~10x less
+
+def _log1p_table(row_scale, n=_LOG_TABLE_COUNTS):
+    "log1p(c / row_scale[i]) for every row i and count c < n: scanpy's division (`normalize_total`) and numpy's own log1p."
+    t = np.arange(n, dtype=row_scale.dtype)[None, :] / row_scale[:, None]
+    return np.log1p(t, out=t)
+
+@nb.njit(cache=True, nogil=True)
+def _negative_at(v):
+    "Positions of the negative values of `v`."
+    n = 0
+    for k in range(v.shape[0]): n += v[k] < 0
+    at, n = np.empty(n, np.int64), 0
+    for k in range(v.shape[0]):
+        if v[k] < 0: at[n] = k; n += 1
+    return at
+
+def _log1p_spilled(v):
+    "Finish `_normalised`'s output in place: each negated quotient -x becomes log1p(x), by numpy (as every value it did not tabulate)."
+    at = _negative_at(v)
+    if len(at): v[at] = np.log1p(-v[at])
+
+@nb.njit(inline='always')
+def _normalised(x, i, row_scale, log_table):
+    """Count `x` (>= 0: checked before) of chunk row `i` divided by its row's `row_scale`, as scanpy does, and then in log1p space: from `log_table` (numpy's
+    own log1p of the same quotients) if `x` is a whole count it holds, else negated, for `_log1p_spilled` to finish with numpy."""
+    if x < log_table.shape[1]:
+        c = int(x)
+        if c == x: return log_table[i, c]
+    return -(x / row_scale[i])
+
 @nb.njit(parallel=True, cache=True, nogil=True)
-def _divide_rows(indptr, data, scale):
-    "Divide each CSR row's values by its `scale`, in place."
+def _divide_rows_log1p(indptr, data, row_scale, log_table):
+    "Each CSR row of `indptr` (into the whole `data`) divided by its `row_scale` and taken to log1p space, in place: `_normalised` (then `_log1p_spilled`)."
     for i in nb.prange(indptr.shape[0] - 1):
-        for k in range(indptr[i], indptr[i + 1]): data[k] = data[k] / scale[i]
+        for k in range(indptr[i], indptr[i + 1]): data[k] = _normalised(data[k], i, row_scale, log_table)
 
 # %% ../nbs/03_metrics.ipynb #4a431e2c
 def _row_scale(totals):
@@ -200,8 +232,10 @@ def _normalise_counts(X, inplace=False):
     if sp.issparse(X):
         if not (inplace and X.dtype.kind == 'f'): X = sp.csr_matrix(X, dtype=np.float32 if X.dtype.kind in 'iub' else X.dtype, copy=True)
         scale = _row_scale(_csr_row_totals(X.indptr, X.data))
-        _divide_rows(X.indptr, X.data, scale)  # = X.data / np.repeat(scale, ...) as scanpy, without the repeat
-        np.log1p(X.data, out=X.data)
+        for r0 in range(0, len(scale), 1 << 13):  # = log1p(X.data / np.repeat(scale, ...)) as scanpy; tables for 8192 rows at a time (4 MB)
+            rows = slice(r0, min(r0 + (1 << 13), len(scale)))
+            _divide_rows_log1p(X.indptr[rows.start:rows.stop + 1], X.data, scale[rows], _log1p_table(scale[rows]))
+        _log1p_spilled(X.data)
         return X
     if not (inplace and X.dtype.kind == 'f'): X = np.array(X, dtype=np.float32 if X.dtype.kind in 'iub' else X.dtype)
     totals = X.sum(axis=1)
@@ -346,12 +380,14 @@ def mae(pred_bulk:'pd.DataFrame',  # `pseudobulk` of the prediction
 
 # %% ../nbs/03_metrics.ipynb #1918756e
 @nb.njit(cache=True)
-def _l1_to(A, v):
-    "L1 distance of each row of `A` to `v`, summed in float64 in column order: scipy's `cdist(A, v[None], 'cityblock')` bit for bit, without importing scipy.spatial (~0.3 s)."
+def _l1_to(A, v, skip=-1):
+    """L1 distance of each row of `A` to `v`, column `skip` left out, summed in float64 in column order: scipy's
+    `cdist(A[:, keep], v[None, keep], 'cityblock')` bit for bit, without importing scipy.spatial (~0.3 s) nor copying the columns kept."""
     out = np.empty(A.shape[0])
     for i in range(A.shape[0]):
         s = 0.0
-        for j in range(A.shape[1]): s += abs(np.float64(A[i, j]) - np.float64(v[j]))
+        for j in range(A.shape[1]):
+            if j != skip: s += abs(np.float64(A[i, j]) - np.float64(v[j]))
         out[i] = s
     return out
 
@@ -361,10 +397,9 @@ def pds(pred_bulk:'pd.DataFrame', real_bulk:'pd.DataFrame', control=CONTROL):
     perts = _perturbations(real_bulk, control)
     real_delta = real_bulk.loc[perts].values - real_bulk.loc[control].values
     pred_delta = pred_bulk.loc[perts].values - pred_bulk.loc[control].values
-    genes, out = np.asarray(real_bulk.columns), []
+    at, out = {g: j for j, g in enumerate(real_bulk.columns)}, []
     for i, p in enumerate(perts):
-        keep = np.flatnonzero(genes != p)  # leave out the target gene's own column
-        dist = _l1_to(real_delta[:, keep], pred_delta[i, keep])  # = sklearn pairwise_distances(metric='l1')
+        dist = _l1_to(real_delta, pred_delta[i], at.get(p, -1))  # = sklearn pairwise_distances(metric='l1'), the target gene's own column left out
         out.append(1 - np.flatnonzero(np.argsort(dist) == i)[0] / len(perts))
     return pd.Series(out, index=pd.Index(perts, name='perturbation'), name='discrimination_score_l1')
 
@@ -400,15 +435,6 @@ def _segment_starts(cnt, n_loc, n_genes):
                 c = cnt[t, s]; cnt[t, s] = run; run += c
         ptr[q, n_genes] = run
     return ptr
-
-@nb.njit(inline='always')
-def _normalised(x, i, row_scale, log_table):
-    """Count `x` of chunk row `i` divided by its row's `row_scale`, as `_divide_rows`, and then in log1p space: from `log_table` (numpy's
-    own log1p of the same quotients) if `x` is a whole count it holds, else negated, for `_log1p_spilled` to finish with numpy."""
-    if x < log_table.shape[1]:
-        c = int(x)
-        if c == x: return log_table[i, c]
-    return -(x / row_scale[i])
 
 @nb.njit(inline='always')
 def _descents(a):
@@ -462,7 +488,7 @@ def _scatter_chunk(indptr, start, indices, data, codes, g_lo, n_loc, s0, n_genes
                             f = f_t[o + ix]
                             if f < R:  # always, for sorted rows (an unsorted one may repeat a gene; the counting path takes over)
                                 if row_scale is None: staging[at + ix * R + f] = x
-                                elif log_table is None: staging[at + ix * R + f] = x / row_scale[i]  # as `_divide_rows`
+                                elif log_table is None: staging[at + ix * R + f] = x / row_scale[i]  # as scanpy divides
                                 else: staging[at + ix * R + f] = _normalised(x, i, row_scale, log_table)
                             f_t[o + ix] = f + 1
                         k += 1
@@ -521,7 +547,7 @@ def _scatter_chunk(indptr, start, indices, data, codes, g_lo, n_loc, s0, n_genes
                     if j >= b1 - block and j < top and data[k] != 0:
                         s = o + j
                         if row_scale is None: out[base + cnt[t, s]] = data[k]
-                        elif log_table is None: out[base + cnt[t, s]] = data[k] / row_scale[i]  # as `_divide_rows`
+                        elif log_table is None: out[base + cnt[t, s]] = data[k] / row_scale[i]  # as scanpy divides
                         else: out[base + cnt[t, s]] = _normalised(data[k], i, row_scale, log_table)
                         cnt[t, s] += 1
                     k += 1
@@ -553,28 +579,6 @@ def _populate(buf, step=4 << 20):
     for a in range(lo, hi, step):
         if libc.madvise(a, min(step, hi - a), _MADV_POPULATE_WRITE) != 0: return False  # older kernels: EINVAL; the kernels fault pages as they write
     return True
-
-_LOG_TABLE_COUNTS = 128  # counts 0..127 of a row come from its table: above them lie ~0.4% of a deep screen's values (bench data)
-
-def _log1p_table(row_scale, n=_LOG_TABLE_COUNTS):
-    "log1p(c / row_scale[i]) for every row i and count c < n, with the division `_divide_rows` does and numpy's own log1p."
-    t = np.arange(n, dtype=row_scale.dtype)[None, :] / row_scale[:, None]
-    return np.log1p(t, out=t)
-
-@nb.njit(cache=True, nogil=True)
-def _negative_at(v):
-    "Positions of the negative values of `v`."
-    n = 0
-    for k in range(v.shape[0]): n += v[k] < 0
-    at, n = np.empty(n, np.int64), 0
-    for k in range(v.shape[0]):
-        if v[k] < 0: at[n] = k; n += 1
-    return at
-
-def _log1p_spilled(v):
-    "Finish `_normalised`'s output in place: each negated quotient -x becomes log1p(x), by numpy (as every value it did not tabulate)."
-    at = _negative_at(v)
-    if len(at): v[at] = np.log1p(-v[at])
 
 class _Layout:
     "The nonzeros of one side's stored genes [s0, s0 + n_genes) grouped by (group, gene) and in row order within each, filled one row chunk at a time."
