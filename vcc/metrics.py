@@ -208,8 +208,8 @@ def _log1p_spilled(v):
 
 @nb.njit(inline='always')
 def _normalised(x, i, row_scale, log_table):
-    """Count `x` (>= 0: checked before) of chunk row `i` divided by its row's `row_scale`, as scanpy does, and then in log1p space: from `log_table` (numpy's
-    own log1p of the same quotients) if `x` is a whole count it holds, else negated, for `_log1p_spilled` to finish with numpy."""
+    """Count `x` (>= 0: checked before) of chunk row `i` divided by its row's `row_scale`, as scanpy does, then in log1p space: from
+    `log_table` (numpy's own log1p of the same quotients) if `x` is a whole count it holds, else negated, for `_log1p_spilled` to finish."""
     if x < log_table.shape[1]:
         c = int(x)
         if c == x: return log_table[i, c]
@@ -217,7 +217,7 @@ def _normalised(x, i, row_scale, log_table):
 
 @nb.njit(parallel=True, cache=True, nogil=True)
 def _divide_rows_log1p(indptr, data, row_scale, log_table):
-    "Each CSR row of `indptr` (into the whole `data`) divided by its `row_scale` and taken to log1p space, in place: `_normalised` (then `_log1p_spilled`)."
+    "Each CSR row of `indptr` (into the whole `data`) divided by its `row_scale` and taken to log1p space in place (`_normalised`, `_log1p_spilled`)."
     for i in nb.prange(indptr.shape[0] - 1):
         for k in range(indptr[i], indptr[i + 1]): data[k] = _normalised(data[k], i, row_scale, log_table)
 
@@ -232,7 +232,7 @@ def _normalise_counts(X, inplace=False):
     if sp.issparse(X):
         if not (inplace and X.dtype.kind == 'f'): X = sp.csr_matrix(X, dtype=np.float32 if X.dtype.kind in 'iub' else X.dtype, copy=True)
         scale = _row_scale(_csr_row_totals(X.indptr, X.data))
-        for r0 in range(0, len(scale), 1 << 13):  # = log1p(X.data / np.repeat(scale, ...)) as scanpy; tables for 8192 rows at a time (4 MB)
+        for r0 in range(0, len(scale), 1 << 13):  # = log1p(X.data / np.repeat(scale, ...)) as scanpy; 8192 rows' tables (4 MB) at a time
             rows = slice(r0, min(r0 + (1 << 13), len(scale)))
             _divide_rows_log1p(X.indptr[rows.start:rows.stop + 1], X.data, scale[rows], _log1p_table(scale[rows]))
         _log1p_spilled(X.data)
@@ -382,7 +382,7 @@ def mae(pred_bulk:'pd.DataFrame',  # `pseudobulk` of the prediction
 @nb.njit(cache=True)
 def _l1_to(A, v, skip=-1):
     """L1 distance of each row of `A` to `v`, column `skip` left out, summed in float64 in column order: scipy's
-    `cdist(A[:, keep], v[None, keep], 'cityblock')` bit for bit, without importing scipy.spatial (~0.3 s) nor copying the columns kept."""
+    `cdist(A[:, keep], v[None, keep], 'cityblock')` bit for bit, without importing scipy.spatial (~0.3 s) or copying the kept columns."""
     out = np.empty(A.shape[0])
     for i in range(A.shape[0]):
         s = 0.0
@@ -399,7 +399,8 @@ def pds(pred_bulk:'pd.DataFrame', real_bulk:'pd.DataFrame', control=CONTROL):
     pred_delta = pred_bulk.loc[perts].values - pred_bulk.loc[control].values
     at, out = {g: j for j, g in enumerate(real_bulk.columns)}, []
     for i, p in enumerate(perts):
-        dist = _l1_to(real_delta, pred_delta[i], at.get(p, -1))  # = sklearn pairwise_distances(metric='l1'), the target gene's own column left out
+        # = sklearn pairwise_distances(metric='l1'), the target gene's own column left out
+        dist = _l1_to(real_delta, pred_delta[i], at.get(p, -1))
         out.append(1 - np.flatnonzero(np.argsort(dist) == i)[0] / len(perts))
     return pd.Series(out, index=pd.Index(perts, name='perturbation'), name='discrimination_score_l1')
 
@@ -448,8 +449,9 @@ def _scatter_chunk(indptr, start, indices, data, codes, g_lo, n_loc, s0, n_genes
                    log_table=None):
     """Scatter the nonzeros of CSR rows whose stored gene index is in [s0, s0 + n_genes) (row i: `indices`/`data` from `start[i]` to
     `indptr[i + 1]`, group `codes[i]`) into `out[base:]`, ordered by (local group, gene) and by row within, each divided by its row's
-    `row_scale` if given (and with `log_table`, see `_normalised`, taken to log1p space or negated). Returns the segment starts (local group, gene) relative to `base`; where each row's values past the range begin
-    (meaningful if the indices are sorted); whether they are; `T` threads.
+    `row_scale` if given (and with `log_table` taken to log1p space or negated: `_normalised`). Returns the segment starts (local group,
+    gene) relative to `base`; where each row's values past the range begin (meaningful if the indices are sorted); whether they are;
+    `T` threads.
     `whole_rows=False` promises sorted indices: a row is read only up to its first value past the range.
     Sorted rows are read once: each value goes to its (group, gene) segment in `staging`, which has room for every row of the group
     (if `staging` holds rows x genes values), and the segments are then packed into `out`. Unsorted rows, or a smaller `staging`: every
