@@ -448,8 +448,8 @@ def _descents(a):
 def _scatter_chunk(indptr, start, indices, data, codes, g_lo, n_loc, s0, n_genes, out, base, T, staging, row_scale=None, whole_rows=True,
                    log_table=None):
     """Scatter the nonzeros of CSR rows whose stored gene index is in [s0, s0 + n_genes) (row i: `indices`/`data` from `start[i]` to
-    `indptr[i + 1]`, group `codes[i]`) into `out[base:]`, ordered by (local group, gene) and by row within, each divided by its row's
-    `row_scale` if given (and with `log_table` taken to log1p space or negated: `_normalised`). Returns the segment starts (local group,
+    `indptr[i + 1]`, group `codes[i]`) into `out[base:]`, ordered by (local group, gene) and by row within; with `log_table`, counts
+    divided by their row's `row_scale` and taken to log1p space (or negated: `_normalised`). Returns the segment starts (local group,
     gene) relative to `base`; where each row's values past the range begin (meaningful if the indices are sorted); whether they are;
     `T` threads.
     `whole_rows=False` promises sorted indices: a row is read only up to its first value past the range.
@@ -489,8 +489,7 @@ def _scatter_chunk(indptr, start, indices, data, codes, g_lo, n_loc, s0, n_genes
                         if x != 0 and ix >= s0:  # (a value below the range, of a row read whole, is not the block's)
                             f = f_t[o + ix]
                             if f < R:  # always, for sorted rows (an unsorted one may repeat a gene; the counting path takes over)
-                                if row_scale is None: staging[at + ix * R + f] = x
-                                elif log_table is None: staging[at + ix * R + f] = x / row_scale[i]  # as scanpy divides
+                                if log_table is None: staging[at + ix * R + f] = x
                                 else: staging[at + ix * R + f] = _normalised(x, i, row_scale, log_table)
                             f_t[o + ix] = f + 1
                         k += 1
@@ -548,8 +547,7 @@ def _scatter_chunk(indptr, start, indices, data, codes, g_lo, n_loc, s0, n_genes
                     if sorted_rows and j >= top: break
                     if j >= b1 - block and j < top and data[k] != 0:
                         s = o + j
-                        if row_scale is None: out[base + cnt[t, s]] = data[k]
-                        elif log_table is None: out[base + cnt[t, s]] = data[k] / row_scale[i]  # as scanpy divides
+                        if log_table is None: out[base + cnt[t, s]] = data[k]
                         else: out[base + cnt[t, s]] = _normalised(data[k], i, row_scale, log_table)
                         cnt[t, s] += 1
                     k += 1
@@ -591,10 +589,10 @@ class _Layout:
         self._grp, self._base, self._ptr = [], [], []
         self._staging = np.empty(0, dtype)  # `_scatter_chunk`'s room for sorted rows, grown as chunks need
 
-    def add(self, indptr, indices, data, codes, start=None, check=False, row_scale=None, log1p=False):
-        """Scatter CSR rows (`indptr` into `indices`/`data`, read from `start` if given, groups `codes`) after the values so far, divided by
-        `row_scale` if given, and then taken to log1p space if `log1p` (exactly `np.log1p` of the quotients, ~10x faster where numpy has
-        no vector log1p: a table per row for small counts, `_log1p_spilled` for the rest). Returns `_scan_values`' statistics of what was
+    def add(self, indptr, indices, data, codes, start=None, check=False, row_scale=None):
+        """Scatter CSR rows (`indptr` into `indices`/`data`, read from `start` if given, groups `codes`) after the values so far; counts, if
+        `row_scale` is given, divided by it and taken to log1p space (exactly `np.log1p` of the quotients, ~10x faster where numpy has no
+        vector log1p: a table per row for small counts, `_log1p_spilled` for the rest). Returns `_scan_values`' statistics of what was
         read (if `check`), where each row's values past this layout's genes begin, and whether the rows' indices are sorted (then those
         positions can start the next layout's read). A given `start` says the indices are sorted (such a position): each row is read only
         up to its first value past this layout's genes."""
@@ -607,7 +605,7 @@ class _Layout:
         stats = _scan_values(data[indptr[0]:indptr[-1]], 1e-3, T)[:4] if check else (True, np.inf, -np.inf, False)
         room = (len(indptr) - 1) * self.n_genes  # a value for every row and gene: worth it for dense enough rows, up to 32 MB of float32
         if room <= min(4 * int(indptr[-1] - indptr[0]), 1 << 23) and room > len(self._staging): self._staging = np.empty(room, self.vals.dtype)
-        log_table = _log1p_table(row_scale) if log1p and row_scale is not None else None
+        log_table = None if row_scale is None else _log1p_table(row_scale)
         ptr, stop, srt = scatter(indptr, start, indices, data, codes, lo, int(codes.max()) - lo + 1, self.s0, self.n_genes,
                                  self.vals, self.used, T, self._staging, row_scale, whole_rows, log_table)
         if log_table is not None: _log1p_spilled(self.vals[self.used:self.used + int(ptr[-1, -1])])
@@ -1139,7 +1137,7 @@ def _h5_layouts(path,           # h5ad file whose X is CSR (see `_h5_csr_size`)
             lay = _Layout(n_groups, s1 - s0, indptr[-1], dt, pool, s0, serial)  # room for every value; only those of the block are touched
             for c, (r0, r1, lp, x, idx) in enumerate(chunks(read)):
                 st, stop, srt = lay.add(lp, idx, x, codes[r0:r1], starts[c], check=not checked,  # log1p data is checked as it is laid out,
-                                        row_scale=None if scale is None else scale[r0:r1], log1p=True)  # counts normalised: `_normalise_counts`
+                                        row_scale=None if scale is None else scale[r0:r1])  # counts normalised: `_normalise_counts`
                 starts[c] = stop if srt else None
                 if not checked: stats = _merge_stats(stats, st)
             if not checked: _lognorm_verdict(*stats); checked = True  # the first block read every value
