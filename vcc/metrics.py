@@ -1218,16 +1218,17 @@ def aggregate(results:'pd.DataFrame'):
     return pl.from_pandas(cols).describe().to_pandas()
 
 def _warm_up():
-    """Load numba's machinery (its first kernel call loads its typing and lowering registries, ~0.3 s), for a background thread. One of
-    them, `numba.np.arraymath`, asks once whether BLAS is there by importing scipy.linalg (~0.2 s more) and uses the answer only to pick
-    its `np.convolve`/`np.correlate`; numba's probe answers no meanwhile and the true answer (scipy is a dependency) is put back after, so
-    numba ends as it would have, and scipy.linalg is imported only by a kernel that uses BLAS. Only numba's own functions change, under
-    its compiler lock: another thread's imports are never touched."""
+    """Start numba on a background thread while the main thread opens the files: its JIT linker, its runtime and a first kernel loaded
+    from the cache (every kernel loads without numba's registry refresh: `_load_without_refresh`, at the end of this module), and
+    `numba.np.arraymath`, which many kernels' cached code refers to. That module asks once, as it loads, whether BLAS is there by
+    importing scipy.linalg (~0.2 s) and uses the answer only to pick its `np.convolve`/`np.correlate`; numba's probe answers no
+    meanwhile and the true answer (scipy is a dependency) is put back after, so numba ends as it would have, and scipy.linalg is
+    imported only by a kernel that uses BLAS. Only numba's own functions change, under the import lock: other imports are untouched."""
     import numba.np.linalg as linalg
     probe, defer = linalg.ensure_blas, 'numba.np.arraymath' not in sys.modules
     def no_blas(): raise ImportError('the BLAS probe is answered after numba loads')
     if defer: linalg.ensure_blas = no_blas  # arraymath imports it by name as it loads
-    try: _scan_floats(np.zeros(1, np.float32), 1e-3)
+    try: import numba.np.arraymath
     finally:
         if defer:
             linalg.ensure_blas = probe
@@ -1236,6 +1237,8 @@ def _warm_up():
                 import importlib.util
                 if arraymath.ensure_blas is no_blas: arraymath.ensure_blas = probe
                 arraymath._HAVE_BLAS = importlib.util.find_spec('scipy') is not None
+    _scan_floats(np.zeros(1, np.float32), 1e-3)
+
 
 # %% ../nbs/03_metrics.ipynb #fe2ebcd7
 _EXIT_HOOK = []
@@ -1324,7 +1327,7 @@ def score_prediction(pred,                       # predicted AnnData or h5ad pat
     settings = dict(pert_col=pert_col, control=control, fdr_scope=fdr_scope, fold_change_clip=fold_change_clip)
     summary = real if isinstance(real, RealSummary) else None
     if summary is not None: summary.check(**settings)
-    threading.Thread(target=_warm_up, daemon=True).start()  # imports overlap the reads and kernels, which release the GIL
+    threading.Thread(target=_warm_up, daemon=True).start()  # numba's JIT starts while this thread opens the files
     with _gc_paused():
         sizes = {'real': None if summary is not None else _csr_size(real), 'pred': _csr_size(pred)}
         # two h5ad files and two threads: each side on its own thread with single-threaded kernels (the reads and the scatter do
@@ -1442,3 +1445,23 @@ def synthetic_screen(n_perts=20, cells_per_pert=100, n_control=500, n_genes=2000
     pred = draw(eff + (eff != 0) * rng.normal(0, pred_noise, eff.shape))
     if pred_log1p: pred = normalise_log1p(pred, copy=False)
     return pred, real
+
+# %% ../nbs/03_metrics.ipynb #c9e4a7f3
+from numba.core.dispatcher import Dispatcher
+
+def _load_without_refresh(kernel):
+    """Make numba load `kernel`'s cached machine code without refreshing its registries first, initialising only its runtime (NRT),
+    which that code calls. False (nothing changed) if `kernel` is not cached or numba's cache lacks the methods this relies on."""
+    from numba.core.runtime import rtsys
+    cache = getattr(kernel, '_cache', None)
+    load, guard = getattr(cache, '_load_overload', None), getattr(cache, '_guard_against_spurious_io_errors', None)
+    if load is None or guard is None: return False
+    def load_overload(sig, target_context):
+        rtsys.initialize(target_context)
+        with guard(): return load(sig, target_context)  # None: not in the cache (the dispatcher compiles it)
+    cache.load_overload = load_overload
+    return True
+
+_KERNELS = [k for k in list(globals().values()) if isinstance(k, Dispatcher)]  # every numba function defined above
+_LOADS_WITHOUT_REFRESH = [k.__name__ for k in _KERNELS if _load_without_refresh(k)]  # all but the inlined helpers, never cached
+
