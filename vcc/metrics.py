@@ -1247,20 +1247,23 @@ def _warm_up():
     `numba.np.arraymath`, which many kernels' cached code refers to. That module asks once, as it loads, whether BLAS is there by
     importing scipy.linalg (~0.2 s) and uses the answer only to pick its `np.convolve`/`np.correlate`; numba's probe answers no
     meanwhile and the true answer (scipy is a dependency) is put back after, so numba ends as it would have, and scipy.linalg is
-    imported only by a kernel that uses BLAS. Only numba's own functions change, under the import lock: other imports are untouched."""
+    imported only by a kernel that uses BLAS. Only numba's own functions change, under its compiler lock (held by every compile and
+    cache load, as the refresh that imported the module before did), so no other numba work sees the probe meanwhile."""
     import numba.np.linalg as linalg
-    probe, defer = linalg.ensure_blas, 'numba.np.arraymath' not in sys.modules
+    from numba.core.compiler_lock import global_compiler_lock
     def no_blas(): raise ImportError('the BLAS probe is answered after numba loads')
-    if defer: linalg.ensure_blas = no_blas  # arraymath imports it by name as it loads
-    try: import numba.np.arraymath
-    finally:
-        if defer:
-            linalg.ensure_blas = probe
-            arraymath = sys.modules.get('numba.np.arraymath')
-            if arraymath is not None:
-                import importlib.util
-                if arraymath.ensure_blas is no_blas: arraymath.ensure_blas = probe
-                arraymath._HAVE_BLAS = importlib.util.find_spec('scipy') is not None
+    with global_compiler_lock:
+        probe, defer = linalg.ensure_blas, 'numba.np.arraymath' not in sys.modules
+        if defer: linalg.ensure_blas = no_blas  # arraymath imports it by name as it loads
+        try: import numba.np.arraymath
+        finally:
+            if defer:
+                linalg.ensure_blas = probe
+                arraymath = sys.modules.get('numba.np.arraymath')
+                if arraymath is not None:
+                    import importlib.util
+                    if arraymath.ensure_blas is no_blas: arraymath.ensure_blas = probe
+                    arraymath._HAVE_BLAS = importlib.util.find_spec('scipy') is not None
     _scan_floats(np.zeros(1, np.float32), 1e-3)
 
 
