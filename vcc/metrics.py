@@ -184,7 +184,7 @@ def _row_totals_checked(indptr, data, eps=1e-3, T=1):
 
 # %% ../nbs/03_metrics.ipynb #3dce50e8
 _LOG_TABLE_COUNTS = 128  # counts 0..127 of a row come from its table: above them lie ~0.4% of a deep screen's values (bench data);
-# numpy's log1p is vectorised only with AVX-512, else ~13 ns a value (this machine): a table lookup is ~10x less
+# numpy's float32 log1p is vectorised only with AVX-512 (~0.5 ns a value), else ~13 ns (an AVX2 machine): there a table lookup is ~10x less
 
 def _log1p_table(row_scale, n=_LOG_TABLE_COUNTS):
     "log1p(c / row_scale[i]) for every row i and count c < n: scanpy's division (`normalize_total`) and numpy's own log1p."
