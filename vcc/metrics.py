@@ -944,17 +944,39 @@ def _bh(ps):
     np.put_along_axis(ps, order, values=ps.copy(), axis=-1)
     return np.clip(ps, 0., 1.)
 
+def _bh_below(ps, alpha):
+    """`_bh(ps)` where it is below `alpha` (<= 1), 1 elsewhere: what `_ranked_rows` asks of it, from the p-values below `alpha` alone,
+    with the same float64 steps. A p-value p >= alpha has p * m / rank >= alpha, so it is not below alpha itself, and the running
+    minimum it joins can fall below alpha only through smaller p-values; the smaller ones hold the first ranks, in both sorts."""
+    ps = np.asarray(ps)
+    if not (ps.dtype.kind in 'iuf' and np.all(ps == np.clip(ps, 0., 1.))): raise ValueError('`ps` must include only numbers between 0 and 1.')
+    out = np.ones(ps.shape, dtype=ps.dtype if ps.dtype.kind == 'f' else np.float64)  # `_bh` computes in the p-values' float type
+    small = np.flatnonzero(ps < alpha)
+    if small.size == 0: return out
+    q = ps[small]
+    order = np.argsort(q)
+    q = q[order].astype(out.dtype) * (ps.shape[-1] / np.arange(1, small.size + 1, dtype=out.dtype))
+    np.minimum.accumulate(q[::-1], out=q[::-1])
+    q = np.clip(q, 0., 1.)
+    out[small[order]] = np.where(q < alpha, q, 1.0)
+    return out
+
+
 # %% ../nbs/03_metrics.ipynb #f2b88ceb
-def _de_summary(means, stat, pval, groups, control, fdr_scope, fold_change_clip):
+def _de_summary(means, stat, pval, groups, control, fdr_scope, fold_change_clip,
+                fdr_below=None): # a threshold: FDR exact only where below it, 1 elsewhere (`_bh_below`; all a score needs)
     "pdex's per (perturbation, gene) results from the group x gene arrays: perturbation rows, means (expm1), log2FC, p, U and FDR."
     if fdr_scope not in ('global', 'per_perturbation'):
         raise ValueError(f"fdr_scope={fdr_scope!r}: use 'global' or 'per_perturbation'.")
     ctrl, perts = int(np.flatnonzero(groups == control)[0]), np.flatnonzero(groups != control)
-    ref = _expm1(means[ctrl])
-    tgt = np.stack([_expm1(means[g]) for g in perts])
-    lfc = np.stack([_log2_fold_change(t, ref, 0.0) if fold_change_clip is None else _log2_fold_change_clipped(t, ref, float(fold_change_clip)) for t in tgt])
+    expm1 = _expm1(means.ravel()).reshape(means.shape)  # element-wise: one call for every row
+    ref, tgt = expm1[ctrl], expm1[perts]
+    fc_args = (tgt.ravel(), np.tile(ref, len(perts)))
+    lfc = (_log2_fold_change(*fc_args, 0.0) if fold_change_clip is None
+           else _log2_fold_change_clipped(*fc_args, float(fold_change_clip))).reshape(tgt.shape)
     p = pval[perts]
-    fdr = _bh(p.ravel()).reshape(p.shape) if fdr_scope == 'global' else np.stack([_bh(r) for r in p])
+    bh = _bh if fdr_below is None else lambda ps: _bh_below(ps, fdr_below)
+    fdr = bh(p.ravel()).reshape(p.shape) if fdr_scope == 'global' else np.stack([bh(r) for r in p])
     return dict(perts=perts, tgt=tgt, ref=ref, lfc=lfc, p=p, stat=stat[perts], fdr=fdr)
 
 def de_table(adata:'ad.AnnData',        # log1p cells x genes (run `normalise_log1p` first)
@@ -1301,6 +1323,11 @@ def _filling(jobs):
         if filler is not None: filler.join()
         for pool, *_ in jobs: pool.clear()
 
+def _load_all_threads_de():
+    """Load the all-threads `_de_pairs` for each signature `_de_pairs_serial` has run (from numba's cache, ~20 ms), on the thread of the side
+    that finished first: the other side, switching to all threads for its last genes, then need not stop to load it."""
+    for sig in _de_pairs_serial.signatures: _de_pairs.compile(sig)
+
 def _check_scope(fdr_scope):
     "ValueError unless `fdr_scope` is one of the two the scorer knows."
     if fdr_scope not in ('global', 'per_perturbation'):
@@ -1309,7 +1336,7 @@ def _check_scope(fdr_scope):
 def _side_summary(which, x, meta, genes, pool, serial, pert_col, control, fdr_scope, fold_change_clip, chunk_nnz):
     "(pseudobulk, DE genes ranked per perturbation) of one side, genes in `genes` order: all that MAE, PDS and DES need of it."
     groups, b, means, stat, pval = _summarise(x, meta, which, pert_col, control, genes, chunk_nnz, pool, serial)
-    de = _de_summary(means, stat, pval, groups, control, fdr_scope, fold_change_clip)
+    de = _de_summary(means, stat, pval, groups, control, fdr_scope, fold_change_clip, fdr_below=0.05)
     return b, _ranked_rows(de['fdr'], de['lfc'], 0.05)  # as `des` on the `de_table`s, without building them
 
 class RealSummary:
@@ -1371,14 +1398,19 @@ def score_prediction(pred,                       # predicted AnnData or h5ad pat
             if summary is not None: out = {'real': (summary.bulk, summary.ranked), 'pred': side('pred', pred, pm)}
             elif both:
                 from concurrent.futures import ThreadPoolExecutor
-                pred_done = threading.Event()
+                pred_done, real_done = threading.Event(), threading.Event()
                 def pred_side():
-                    try: return side('pred', pred, pm, True)
+                    try:
+                        res = side('pred', pred, pm, True)
+                        if not real_done.is_set(): _load_all_threads_de()  # for the real side's switch to all threads
+                        return res
                     finally: pred_done.set()
                 with ThreadPoolExecutor(1) as ex:  # the real side's error, if any, is raised first, as below
                     fut = ex.submit(pred_side)
                     # the real side (this thread) goes back to all threads once the prediction's thread has finished its kernels
-                    out = {'real': side('real', real, rm, lambda: not pred_done.is_set()), 'pred': fut.result()}
+                    try: real_out = side('real', real, rm, lambda: not pred_done.is_set())
+                    finally: real_done.set()
+                    out = {'real': real_out, 'pred': fut.result()}
             else: out = {w: side(w, x, m) for w, x, m in (('real', real, rm), ('pred', pred, pm))}  # one matrix in memory at a time
         bulk, ranked = {w: o[0] for w, o in out.items()}, {w: o[1] for w, o in out.items()}
         perts = pd.Index(_perturbations(bulk['real'], control), name='perturbation')
