@@ -201,9 +201,10 @@ def _negative_at(v):
         if v[k] < 0: at[n] = k; n += 1
     return at
 
-def _log1p_spilled(v):
-    "Finish `_normalised`'s output in place: each negated quotient -x becomes log1p(x), by numpy (as every value it did not tabulate)."
-    at = _negative_at(v)
+def _log1p_spilled(v, at=None):
+    """Finish `_normalised`'s output in place: each negated quotient -x becomes log1p(x), by numpy (as every value it did not tabulate).
+    `at`: their positions in `v`, if known (`_scatter_chunk` notes them), else found by a scan."""
+    if at is None: at = _negative_at(v)
     if len(at): v[at] = np.log1p(-v[at])
 
 @nb.njit(inline='always')
@@ -444,6 +445,18 @@ def _descents(a):
     for q in range(1, a.shape[0]): d += a[q] <= a[q - 1]
     return d
 
+@nb.njit(inline='always')
+def _spilled_at(spill, n_spill):
+    "(the positions noted in each thread's row of `spill`, in one array; whether a thread noted fewer than it met)."
+    cap = spill.shape[1]
+    over = (n_spill > cap).any()
+    at = np.empty(0 if over else n_spill.sum(), dtype=np.int64)
+    if not over:
+        w = 0
+        for t in range(spill.shape[0]):
+            for r in range(n_spill[t]): at[w] = spill[t, r]; w += 1
+    return at, over
+
 @nb.njit(parallel=True, cache=True, nogil=True)
 def _scatter_chunk(indptr, start, indices, data, codes, g_lo, n_loc, s0, n_genes, out, base, T, staging, row_scale=None, whole_rows=True,
                    log_table=None):
@@ -455,13 +468,17 @@ def _scatter_chunk(indptr, start, indices, data, codes, g_lo, n_loc, s0, n_genes
     `whole_rows=False` promises sorted indices: a row is read only up to its first value past the range.
     Sorted rows are read once: each value goes to its (group, gene) segment in `staging`, which has room for every row of the group
     (if `staging` holds rows x genes values), and the segments are then packed into `out`. Unsorted rows, or a smaller `staging`: every
-    value is counted first, then scattered to its place."""
+    value is counted first, then scattered to its place.
+    Also returns, with `log_table`, where in `out` the negated quotients went (`_normalised`'s counts past the table, for
+    `_log1p_spilled`), and whether there were more than it notes (1/64 of the values): then they must be found by a scan."""
     n_rows = indptr.shape[0] - 1
     T = max(min(T, n_rows), 1)
     n_seg = n_loc * n_genes
     stop = indptr[1:].copy()
     unsorted = np.zeros(T, dtype=np.bool_)
     block = max(256, 4096 // n_loc)  # genes written per sweep: their write positions stay in the L2 cache
+    cap = 0 if log_table is None else (indptr[n_rows] - indptr[0]) // (64 * T) + 64  # spilled values noted per thread
+    spill, n_spill = np.empty((T, cap), dtype=np.int64), np.zeros(T, dtype=np.int64)
     if n_rows * n_genes <= staging.shape[0]:
         fill = np.zeros((T, n_seg), dtype=np.int64)
         rows, room = np.zeros((T, n_loc), dtype=np.int64), np.zeros((T, n_loc), dtype=np.int64)
@@ -490,7 +507,12 @@ def _scatter_chunk(indptr, start, indices, data, codes, g_lo, n_loc, s0, n_genes
                             f = f_t[o + ix]
                             if f < R:  # always, for sorted rows (an unsorted one may repeat a gene; the counting path takes over)
                                 if log_table is None: staging[at + ix * R + f] = x
-                                else: staging[at + ix * R + f] = _normalised(x, i, row_scale, log_table)
+                                else:
+                                    y = _normalised(x, i, row_scale, log_table)
+                                    staging[at + ix * R + f] = y
+                                    if y < 0:  # its segment and rank in it: its place in `out` once the segments are known
+                                        if n_spill[t] < cap: spill[t, n_spill[t]] = ((o + ix) << 32) | f
+                                        n_spill[t] += 1
                             f_t[o + ix] = f + 1
                         k += 1
                     cur[i - r0], last[i - r0] = k, prev
@@ -509,9 +531,12 @@ def _scatter_chunk(indptr, start, indices, data, codes, g_lo, n_loc, s0, n_genes
                         s = q * n_genes + j
                         src, dst = room[t, q] + j * rows[t, q], base + off[t, s]
                         for f in range(fill[t, s]): out[dst + f] = staging[src + f]
-            return ptr, stop, True
+            for t in range(T):
+                for r in range(min(n_spill[t], cap)): spill[t, r] = base + off[t, spill[t, r] >> 32] + (spill[t, r] & 0xffffffff)
+            return (ptr, stop, True) + _spilled_at(spill, n_spill)
         stop[:] = indptr[1:]
         unsorted[:] = False
+        n_spill[:] = 0
     cnt = np.zeros((T, n_seg), dtype=np.int64)
     for t in nb.prange(T):  # each thread counts then scatters its own rows, so rows stay in order within a segment
         for i in range(t * n_rows // T, (t + 1) * n_rows // T):
@@ -548,11 +573,16 @@ def _scatter_chunk(indptr, start, indices, data, codes, g_lo, n_loc, s0, n_genes
                     if j >= b1 - block and j < top and data[k] != 0:
                         s = o + j
                         if log_table is None: out[base + cnt[t, s]] = data[k]
-                        else: out[base + cnt[t, s]] = _normalised(data[k], i, row_scale, log_table)
+                        else:
+                            y = _normalised(data[k], i, row_scale, log_table)
+                            out[base + cnt[t, s]] = y
+                            if y < 0:
+                                if n_spill[t] < cap: spill[t, n_spill[t]] = base + cnt[t, s]
+                                n_spill[t] += 1
                         cnt[t, s] += 1
                     k += 1
                 cur[i - r0] = k
-    return ptr, stop, sorted_rows
+    return (ptr, stop, sorted_rows) + _spilled_at(spill, n_spill)
 
 _scatter_chunk_serial = _serial_kernel(_scatter_chunk)
 
@@ -608,9 +638,9 @@ class _Layout:
             isz = self.vals.dtype.itemsize
             self._staging = _buffer(self._pool, room * isz, 'staging')[:room * isz].view(self.vals.dtype)
         log_table = None if row_scale is None else _log1p_table(row_scale)
-        ptr, stop, srt = scatter(indptr, start, indices, data, codes, lo, int(codes.max()) - lo + 1, self.s0, self.n_genes,
-                                 self.vals, self.used, T, self._staging, row_scale, whole_rows, log_table)
-        if log_table is not None: _log1p_spilled(self.vals[self.used:self.used + int(ptr[-1, -1])])
+        ptr, stop, srt, spilled, missed = scatter(indptr, start, indices, data, codes, lo, int(codes.max()) - lo + 1, self.s0,
+                                                  self.n_genes, self.vals, self.used, T, self._staging, row_scale, whole_rows, log_table)
+        if log_table is not None: _log1p_spilled(self.vals[self.used:self.used + int(ptr[-1, -1])], None if missed else spilled - self.used)
         for q in np.flatnonzero(ptr[:, -1] > ptr[:, 0]):  # one (chunk, group) pair per group with values in this chunk
             self._grp.append(lo + q); self._base.append(self.used); self._ptr.append(ptr[q].astype(np.int32))
         self.used += int(ptr[-1, -1])
