@@ -596,7 +596,7 @@ def _buffer(pool, nbytes, key='buf'):
 
 _MADV_POPULATE_WRITE = 23  # Linux >= 5.14
 
-def _populate(buf, step=4 << 20):
+def _populate(buf, step=512 << 10):
     """Map every page of `buf` for writing without changing its contents (madvise MADV_POPULATE_WRITE, through ctypes, which releases
     the GIL), so kernels may write into it meanwhile; True if done. First touch of fresh memory is slow on a VM (~2 ms/MB here)."""
     import ctypes, mmap
@@ -605,7 +605,8 @@ def _populate(buf, step=4 << 20):
     libc.madvise.argtypes, page = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int], mmap.PAGESIZE
     lo, hi = -(-buf.ctypes.data // page) * page, (buf.ctypes.data + buf.nbytes) // page * page
     # a slice per call: the call holds the process's memory map, so another thread's (de)allocation waits for at most one slice
-    # (fresh memory can take ~2.5 ms per MB on this VM; with 32 MB slices the reading thread once stalled for a second)
+    # (fresh memory can take ~2.5 ms per MB on this VM; with 32 MB slices the reading thread once stalled for a second, and with 4 MB
+    # ones reading the two files' gene names took 40-250 ms instead of 15: 512 KB, at most ~1 ms a wait)
     for a in range(lo, hi, step):
         if libc.madvise(a, min(step, hi - a), _MADV_POPULATE_WRITE) != 0: return False  # older kernels: EINVAL; the kernels fault pages as they write
     return True
@@ -1340,17 +1341,19 @@ def _csr_size(x):
 @contextlib.contextmanager
 def _filling(jobs):
     """Context: for each (pool, stored values, dtype), a layout buffer for that many values put in the pool, the part a first gene block
-    touches mapped on one thread that overlaps the start-up (first touch of fresh memory is slow on a VM); on exit the thread is
-    joined and the pools let their buffers go."""
+    touches mapped on one thread that overlaps the start-up (first touch of fresh memory is slow on a VM) once the caller calls the
+    `start` this yields: after the caller's own many small allocations (the files' gene names), which mapping would delay; on exit
+    the thread is joined and the pools let their buffers go."""
     parts = []
     for pool, n, dt in jobs:
         isz = _layout_itemsize(dt)
         parts.append(_buffer(pool, n * isz)[:int(n / _n_blocks(n) * 1.05) * isz])
     filler = threading.Thread(target=lambda: [_populate(b) for b in parts], daemon=True) if parts else None
-    if filler is not None: filler.start()
-    try: yield
+    def start():
+        if filler is not None and filler.ident is None: filler.start()
+    try: yield start
     finally:
-        if filler is not None: filler.join()
+        if filler is not None and filler.ident is not None: filler.join()
         for pool, *_ in jobs: pool.clear()
 
 def _load_all_threads_de():
@@ -1396,7 +1399,8 @@ def summarise_real(real,                       # real AnnData or h5ad path (cont
         rm = _stub(real, pert_col, 'real')
         _check_side(rm, 'real', pert_col, control)
         size, pool = _csr_size(real), {}
-        with _filling([(pool, *size)] if size is not None else []):
+        with _filling([(pool, *size)] if size is not None else []) as start_filling:
+            start_filling()
             bulk, ranked = _side_summary('real', real, rm, _gene_names(rm), pool, False, chunk_nnz=chunk_nnz, **settings)
     return RealSummary(rm, bulk, ranked, settings)
 
@@ -1420,9 +1424,10 @@ def score_prediction(pred,                       # predicted AnnData or h5ad pat
         pools = {'real': {}, 'pred': {}} if both else dict.fromkeys(('real', 'pred'), {})
         jobs = [(pools[w], *sizes[w]) for w in ('real', 'pred') if sizes[w] is not None]
         if not both and jobs: jobs = [max(jobs, key=lambda j: j[1] * _layout_itemsize(j[2]))]  # one buffer, for the larger side
-        with _filling(jobs):  # every h5ad side's pool is in `jobs` (two, or the one they share)
+        with _filling(jobs) as start_filling:  # every h5ad side's pool is in `jobs` (two, or the one they share)
             pm, rm = _stub(pred, pert_col, 'pred'), summary.meta if summary is not None else _stub(real, pert_col, 'real')
             check_pair(pm, rm, pert_col, control)
+            start_filling()
             def side(which, x, meta, serial=False):
                 return _side_summary(which, x, meta, _gene_names(rm), pools[which], serial, chunk_nnz=chunk_nnz, **settings)
             if summary is not None: out = {'real': (summary.bulk, summary.ranked), 'pred': side('pred', pred, pm)}
