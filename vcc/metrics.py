@@ -334,9 +334,10 @@ def check_pair(pred:'ad.AnnData', real:'ad.AnnData', pert_col=PERT_COL, control=
 
 # %% ../nbs/03_metrics.ipynb #dd0133bd
 def _group_codes(labels):
-    "Sorted group names and each cell's group index."
-    groups, codes = np.unique(labels, return_inverse=True)
-    return groups, codes.astype(np.int64)
+    "Sorted group names and each cell's group index: `np.unique(labels, return_inverse=True)`, by a dict (~5x faster on strings)."
+    groups = np.array(sorted(dict.fromkeys(np.asarray(labels).tolist())), dtype=object)
+    index = {g: i for i, g in enumerate(groups.tolist())}
+    return groups, np.fromiter(map(index.__getitem__, np.asarray(labels).tolist()), dtype=np.int64, count=len(labels))
 
 # %% ../nbs/03_metrics.ipynb #0dae3466
 @nb.njit(cache=True)
@@ -1201,7 +1202,7 @@ def _h5_layouts(path,           # h5ad file whose X is CSR (see `_h5_csr_size`)
         def chunks(rd): return _prefetch(rd, bounds, ahead=not _is_serial(serial))
         _, _, _, x0, i0 = read(bounds[0], 0)
         stats, scale, checked = _scan_values(x0, 1e-3, threads())[:4], None, False  # finite, min, max, fractional: on the kernels' threads
-        edges = _gene_blocks(i0, n_vars, n_blocks)  # the first chunk's genes stand for all
+        edges = _gene_blocks(i0[::8], n_vars, n_blocks)  # every 8th of the first chunk's values stands for all
         if not stats[3]:  # no fractional value in the first chunk: likely counts, whose normalisation needs every row total first
             totals = np.empty(len(indptr) - 1, dt)
             for r0, r1, lp, x, _ in chunks(lambda rows, slot: read(rows, slot, False)):
