@@ -1332,7 +1332,12 @@ def _gc_paused():
     was = gc.isenabled(); gc.disable()
     try: yield
     finally:
-        if was: gc.enable()
+        if was:
+            # the objects made meanwhile (mostly imports: pandas, numba's kernels) join the oldest generation unscanned, as long-lived
+            # objects do after two young collections; re-enabling would start one young collection of all of them (~30 ms after a cold
+            # start). Not where something is frozen already: unfreezing would release it.
+            if gc.get_freeze_count() == 0: gc.freeze(); gc.unfreeze()
+            gc.enable()
 
 def _csr_size(x):
     "(stored values, dtype) of X if `x` is the path of an h5ad whose X is CSR, else None."
