@@ -607,7 +607,7 @@ def _populate(buf, step=512 << 10):
     lo, hi = -(-buf.ctypes.data // page) * page, (buf.ctypes.data + buf.nbytes) // page * page
     # a slice per call: the call holds the process's memory map, so another thread's (de)allocation waits for at most one slice
     # (fresh memory can take ~2.5 ms per MB on this VM; with 32 MB slices the reading thread once stalled for a second, and with 4 MB
-    # ones reading the two files' gene names took 40-250 ms instead of 15: 512 KB, at most ~1 ms a wait)
+    # ones reading a file's gene names beside it took 40-250 ms instead of 9: 512 KB, at most ~1 ms a wait)
     for a in range(lo, hi, step):
         if libc.madvise(a, min(step, hi - a), _MADV_POPULATE_WRITE) != 0: return False  # older kernels: EINVAL; the kernels fault pages as they write
     return True
