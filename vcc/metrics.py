@@ -335,9 +335,10 @@ def check_pair(pred:'ad.AnnData', real:'ad.AnnData', pert_col=PERT_COL, control=
 # %% ../nbs/03_metrics.ipynb #dd0133bd
 def _group_codes(labels):
     "Sorted group names and each cell's group index: `np.unique(labels, return_inverse=True)`, by a dict (~5x faster on strings)."
-    groups = np.array(sorted(dict.fromkeys(np.asarray(labels).tolist())), dtype=object)
+    labels = np.asarray(labels).tolist()
+    groups = np.array(sorted(dict.fromkeys(labels)), dtype=object)
     index = {g: i for i, g in enumerate(groups.tolist())}
-    return groups, np.fromiter(map(index.__getitem__, np.asarray(labels).tolist()), dtype=np.int64, count=len(labels))
+    return groups, np.fromiter(map(index.__getitem__, labels), dtype=np.int64, count=len(labels))
 
 # %% ../nbs/03_metrics.ipynb #0dae3466
 @nb.njit(cache=True)
@@ -963,36 +964,39 @@ def _log2_fold_change_clipped(x, y, clip=20.0):
     return out
 
 # %% ../nbs/03_metrics.ipynb #cad8a87f
-def _bh(ps):
-    "scipy's `false_discovery_control` (Benjamini-Hochberg) of 1-D p-values, step for step so the float64 results are identical; importing scipy.stats alone takes ~0.5 s."
+def _checked_p(ps):
+    "`ps` as an array; ValueError unless every value is a number in [0, 1] (scipy's check)."
     ps = np.asarray(ps)
     if not (ps.dtype.kind in 'iuf' and np.all(ps == np.clip(ps, 0., 1.))): raise ValueError('`ps` must include only numbers between 0 and 1.')
+    return ps
+
+def _bh_adjusted(sorted_ps, m):
+    "scipy's Benjamini-Hochberg steps on the `len(sorted_ps)` smallest of `m` p-values, ascending: times m / rank, running minimum from the largest, clipped to [0, 1]."
+    q = sorted_ps * (m / np.arange(1, len(sorted_ps) + 1, dtype=sorted_ps.dtype))
+    np.minimum.accumulate(q[::-1], out=q[::-1])
+    return np.clip(q, 0., 1.)
+
+def _bh(ps):
+    "scipy's `false_discovery_control` (Benjamini-Hochberg) of 1-D p-values, step for step so the float64 results are identical; importing scipy.stats alone takes ~0.5 s."
+    ps = _checked_p(ps)
     if ps.size <= 1: return ps
-    m = ps.shape[-1]
     order = np.argsort(ps)
-    ps = np.take_along_axis(ps, order, axis=-1)
-    ps *= m / np.arange(1, m + 1, dtype=ps.dtype)
-    np.minimum.accumulate(ps[::-1], out=ps[::-1])
-    np.put_along_axis(ps, order, values=ps.copy(), axis=-1)
-    return np.clip(ps, 0., 1.)
+    out = np.empty_like(ps)
+    out[order] = _bh_adjusted(ps[order], ps.shape[-1])
+    return out
 
 def _bh_below(ps, alpha):
     """`_bh(ps)` where it is below `alpha` (<= 1), 1 elsewhere: what `_ranked_rows` asks of it, from the p-values below `alpha` alone,
     with the same float64 steps. A p-value p >= alpha has p * m / rank >= alpha, so it is not below alpha itself, and the running
     minimum it joins can fall below alpha only through smaller p-values; the smaller ones hold the first ranks, in both sorts."""
-    ps = np.asarray(ps)
-    if not (ps.dtype.kind in 'iuf' and np.all(ps == np.clip(ps, 0., 1.))): raise ValueError('`ps` must include only numbers between 0 and 1.')
+    ps = _checked_p(ps)
     out = np.ones(ps.shape, dtype=ps.dtype if ps.dtype.kind == 'f' else np.float64)  # `_bh` computes in the p-values' float type
     small = np.flatnonzero(ps < alpha)
     if small.size == 0: return out
-    q = ps[small]
-    order = np.argsort(q)
-    q = q[order].astype(out.dtype) * (ps.shape[-1] / np.arange(1, small.size + 1, dtype=out.dtype))
-    np.minimum.accumulate(q[::-1], out=q[::-1])
-    q = np.clip(q, 0., 1.)
+    order = np.argsort(ps[small])
+    q = _bh_adjusted(ps[small][order].astype(out.dtype), ps.shape[-1])
     out[small[order]] = np.where(q < alpha, q, 1.0)
     return out
-
 
 # %% ../nbs/03_metrics.ipynb #f2b88ceb
 def _de_summary(means, stat, pval, groups, control, fdr_scope, fold_change_clip,
