@@ -13,19 +13,20 @@ import numpy as np, pandas as pd, scipy.sparse as sp, h5py, anndata as ad
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['CONTROL_LABEL', 'PERT_COL', 'GUIDE_COL', 'BATCH_COL', 'TRAINING_FILE', 'GENE_NAMES_FILE', 'PERT_COUNTS_FILES',
-           'PERT_COUNTS_COLUMNS', 'CELL_CAPS', 'MAX_CHUNK_NNZ', 'MITO_PREFIXES', 'PAPALEXI_COLUMNS', 'SHARED_DATA',
-           'PAPALEXI_PATH', 'STRENGTH_SHARES', 'STRENGTH_SCALE', 'FULL_SIZE', 'MITO_GENES', 'DEMO_DIR', 'DataError',
-           'atomic_path', 'write_h5ad', 'write_csv', 'read_gene_names', 'read_pert_counts', 'open_h5ad', 'read_obs_var',
-           'chunk_bounds', 'iter_X_chunks', 'check_raw_counts', 'check_obs_var', 'validate_h5ad', 'normalise_counts',
-           'median_nonzero', 'cell_totals', 'perturbation_stats', 'ChallengeFolder', 'validate_challenge_folder',
-           'read_perturb_seq', 'read_papalexi', 'synthetic_gene_names', 'ScreenModel', 'make_screen_model',
-           'sample_counts', 'iter_group_chunks', 'write_h5ad_chunked', 'effects_adata', 'pert_counts_table',
-           'SimulatedScreen', 'simulate', 'write_screen', 'screen_profile', 'plot_screen_comparison', 'prepare_demo']
+__all__ = ['TRAINING_FILE', 'GENE_NAMES_FILE', 'PERT_COUNTS_FILES', 'PERT_COUNTS_COLUMNS', 'CELL_CAPS', 'MAX_CHUNK_NNZ',
+           'MITO_PREFIXES', 'PAPALEXI_COLUMNS', 'SHARED_DATA', 'PAPALEXI_PATH', 'STRENGTH_SHARES', 'STRENGTH_SCALE',
+           'FULL_SIZE', 'MITO_GENES', 'DEMO_DIR', 'DataError', 'atomic_path', 'write_h5ad', 'write_csv',
+           'read_gene_names', 'read_pert_counts', 'open_h5ad', 'read_obs_var', 'chunk_bounds', 'iter_X_chunks',
+           'check_raw_counts', 'check_obs_var', 'validate_h5ad', 'normalise_counts', 'median_nonzero', 'cell_totals',
+           'perturbation_stats', 'ChallengeFolder', 'validate_challenge_folder', 'read_perturb_seq', 'read_papalexi',
+           'synthetic_gene_names', 'ScreenModel', 'make_screen_model', 'sample_counts', 'iter_group_chunks',
+           'write_h5ad_chunked', 'effects_adata', 'pert_counts_table', 'SimulatedScreen', 'simulate', 'write_screen',
+           'screen_profile', 'plot_screen_comparison', 'prepare_demo', 'CONTROL_LABEL', 'PERT_COL', 'GUIDE_COL',
+           'BATCH_COL']
 
 # %% ../nbs/00_data.ipynb #e8b36139
-CONTROL_LABEL = 'non-targeting'  # `target_gene` of control cells
-PERT_COL, GUIDE_COL, BATCH_COL = 'target_gene', 'guide_id', 'batch'
+from .schema import CONTROL_LABEL, PERT_COL, GUIDE_COL, BATCH_COL  # the label constants live in one place
+_all_ = ['CONTROL_LABEL', 'PERT_COL', 'GUIDE_COL', 'BATCH_COL']  # still part of vcc.data's names
 TRAINING_FILE, GENE_NAMES_FILE = 'adata_Training.h5ad', 'gene_names.csv'
 PERT_COUNTS_FILES = {'validation': 'pert_counts_Validation.csv', 'test': 'pert_counts_Test.csv'}
 PERT_COUNTS_COLUMNS = ['target_gene', 'n_cells', 'median_umi_per_cell']
