@@ -37,6 +37,9 @@ def test_misnamed_column(folder):
 def test_no_controls(folder):
     def relabel(a): a.obs['target_gene'] = a.obs.target_gene.astype(str).replace(CONTROL_LABEL, 'NTC')
     _rewrite(folder, relabel)
+    _fails(folder, "labelled ['NTC']: did you mean 'non-targeting'?")
+    def relabel(a): a.obs['target_gene'] = a.obs.target_gene.astype(str).replace('NTC', 'TP53')
+    _rewrite(folder, relabel)
     _fails(folder, 'no control cells')
 
 def test_log_normalised_values(folder):

@@ -3,6 +3,7 @@ import json
 import numpy as np, pytest
 from vcc.train import train_run, resume_run, load_run, build_model, load_training, REGISTRY
 from vcc.models import LinearModel
+from vcc.data import DataError
 
 SMALL = {'simulate': dict(n_genes=300, n_train=16, n_val=4, n_test=1, n_control=300, cells_per_pert=40, seed=2)}
 TORCH = dict(n_genes=64, hidden=16, set_size=16, epochs=3, cells=True)
@@ -17,7 +18,7 @@ def _kill_at(epoch):
 
 def test_closed_form_run_roundtrip(tmp_path):
     run = train_run('linear', {'n_components': 4}, SMALL, runs_dir=tmp_path)
-    assert {p.name for p in run.iterdir()} == {'config.json', 'history.json', 'checkpoint.pt', 'report.md'}
+    assert {p.name for p in run.iterdir()} == {'config.json', 'history.json', 'checkpoint.pt', 'report.md', 'state.json'}
     _, ts = load_training(SMALL)
     genes = GENES + ts.perts[:2]
     np.testing.assert_array_equal(load_run(run).predict_pseudobulk(genes), LinearModel(n_components=4).fit(ts).predict_pseudobulk(genes))
@@ -35,7 +36,7 @@ def test_torch_resume_and_seed(tmp_path):
     assert np.abs(other.predict_pseudobulk(genes) - straight.predict_pseudobulk(genes)).max() > 0
 
 def test_errors(tmp_path):
-    (tmp_path/'run').mkdir(); (tmp_path/'run'/'config.json').write_text('{}')
-    with pytest.raises(FileNotFoundError, match='no checkpoint'): load_run(tmp_path/'run')
+    (tmp_path/'run').mkdir(); (tmp_path/'run'/'config.json').write_text('{"model": "linear", "params": {}, "data": "x", "seed": 0}')
+    with pytest.raises(DataError, match='checkpoint.pt: not there'): load_run(tmp_path/'run')
     with pytest.raises(KeyError, match='unknown model'): build_model('nope')
     assert {'linear', 'cell_transition', 'ensemble'} <= set(REGISTRY)

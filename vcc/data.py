@@ -17,12 +17,12 @@ __all__ = ['TRAINING_FILE', 'GENE_NAMES_FILE', 'PERT_COUNTS_FILES', 'PERT_COUNTS
            'MITO_PREFIXES', 'PAPALEXI_COLUMNS', 'SHARED_DATA', 'PAPALEXI_PATH', 'STRENGTH_SHARES', 'STRENGTH_SCALE',
            'FULL_SIZE', 'MITO_GENES', 'DEMO_DIR', 'DataError', 'atomic_path', 'write_h5ad', 'write_csv',
            'read_gene_names', 'read_pert_counts', 'open_h5ad', 'read_obs_var', 'chunk_bounds', 'iter_X_chunks',
-           'check_raw_counts', 'check_obs_var', 'validate_h5ad', 'normalise_counts', 'median_nonzero', 'cell_totals',
-           'perturbation_stats', 'ChallengeFolder', 'validate_challenge_folder', 'read_perturb_seq', 'read_papalexi',
-           'synthetic_gene_names', 'ScreenModel', 'make_screen_model', 'sample_counts', 'iter_group_chunks',
-           'write_h5ad_chunked', 'effects_adata', 'pert_counts_table', 'SimulatedScreen', 'simulate', 'write_screen',
-           'screen_profile', 'plot_screen_comparison', 'prepare_demo', 'CONTROL_LABEL', 'PERT_COL', 'GUIDE_COL',
-           'BATCH_COL']
+           'check_raw_counts', 'control_lookalikes', 'check_obs_var', 'validate_h5ad', 'normalise_counts',
+           'median_nonzero', 'cell_totals', 'perturbation_stats', 'ChallengeFolder', 'validate_challenge_folder',
+           'read_perturb_seq', 'read_papalexi', 'synthetic_gene_names', 'ScreenModel', 'make_screen_model',
+           'sample_counts', 'iter_group_chunks', 'write_h5ad_chunked', 'effects_adata', 'pert_counts_table',
+           'SimulatedScreen', 'simulate', 'write_screen', 'screen_profile', 'plot_screen_comparison', 'prepare_demo',
+           'CONTROL_LABEL', 'PERT_COL', 'GUIDE_COL', 'BATCH_COL']
 
 # %% ../nbs/00_data.ipynb #e8b36139
 from .schema import CONTROL_LABEL, PERT_COL, GUIDE_COL, BATCH_COL  # the label constants live in one place
@@ -50,7 +50,7 @@ def atomic_path(path, # final file name
     "Yield a temporary path beside `path`; rename it to `path` only if the block succeeds."
     path = Path(path)
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists and vcc never overwrites silently: remove it or pass overwrite=True")
+        raise FileExistsError(f"{path} exists and vcc never overwrites silently: remove it, or pass --overwrite (overwrite=True in Python)")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
     os.close(fd)
@@ -75,13 +75,27 @@ def write_csv(df:pd.DataFrame, path, overwrite:bool=False, **kwargs):
     return Path(path)
 
 # %% ../nbs/00_data.ipynb #173b6540
-def read_gene_names(path) -> list[str]:
-    "The genes of `gene_names.csv` (no header), in submission order; checked for blanks and duplicates."
+_HEADER_WORDS = {'gene', 'genes', 'gene_name', 'gene_names', 'genename', 'gene_symbol', 'gene_symbols', 'symbol', 'symbols', 'name', 'names',
+                 'gene_id', 'gene_ids', 'var_names', 'index', 'feature', 'features', 'feature_name', 'x', '0', 'target_gene'}
+
+def _read_small_csv(path, **kwargs) -> pd.DataFrame:
+    "A small CSV, with an empty or unparsable file as a `DataError` naming it."
     path = Path(path)
-    if not path.exists(): raise DataError(path, 'file not found', 'point to the challenge folder that holds gene_names.csv')
-    names = pd.read_csv(path, header=None, dtype=str, keep_default_na=False, skip_blank_lines=False)
+    if not path.exists(): raise DataError(path, 'file not found', 'point --data at the challenge folder that holds it')
+    if path.is_dir(): raise DataError(path, 'is a folder, not a CSV file', 'point --data at the challenge folder that holds the file')
+    if path.stat().st_size == 0: raise DataError(path, 'empty (0 bytes): an interrupted copy or download', 'download the file again')
+    try: return pd.read_csv(path, **kwargs)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise DataError(path, f'cannot be read as CSV ({str(e).splitlines()[0]})', 'download the file again; do not edit it in a spreadsheet') from None
+
+def read_gene_names(path) -> list[str]:
+    "The genes of `gene_names.csv` (no header), in submission order; checked for a header row, blanks and duplicates."
+    path = Path(path)
+    names = _read_small_csv(path, header=None, dtype=str, keep_default_na=False, skip_blank_lines=False)
     if names.shape[1] != 1: raise DataError(path, f'{names.shape[1]} columns, expected one gene name per line', 'write one gene symbol per line, no header, no commas')
     names = names[0].str.strip()
+    if len(names) and names[0].lower() in _HEADER_WORDS:
+        raise DataError(path, f'line 1 is a header row ({names[0]!r}); gene_names.csv has none, one gene a line', 'delete the first line')
     if (names == '').any():
         raise DataError(path, f'blank gene name on line {int(np.flatnonzero(names == "")[0]) + 1}', 'remove empty lines')
     dup = names[names.duplicated()]
@@ -90,22 +104,32 @@ def read_gene_names(path) -> list[str]:
 
 # %% ../nbs/00_data.ipynb #8dd0e44e
 def read_pert_counts(path, gene_names:list|None=None) -> pd.DataFrame:
-    "Validated `pert_counts_*.csv`: one row per unseen target with `n_cells` and `median_umi_per_cell`."
+    "Validated `pert_counts_*.csv`: one row per unseen target with `n_cells` (a positive integer no larger than a submission's cap) and `median_umi_per_cell`."
     path = Path(path)
-    if not path.exists(): raise DataError(path, 'file not found', 'point to the challenge folder that holds pert_counts_Validation.csv / pert_counts_Test.csv')
-    df = pd.read_csv(path)
+    df = _read_small_csv(path)
     missing = [c for c in PERT_COUNTS_COLUMNS if c not in df.columns]
     if missing: raise DataError(path, f'missing column(s) {missing}; found {list(df.columns)}', f'the header must be {",".join(PERT_COUNTS_COLUMNS)}')
     df = df[PERT_COUNTS_COLUMNS].copy()
+    if df['target_gene'].isna().any() or (df['target_gene'].astype(str).str.strip() == '').any():
+        raise DataError(path, f'{int(df.target_gene.isna().sum())} row(s) have no target_gene', 'give every row its target gene, or delete the row')
     df['target_gene'] = df['target_gene'].astype(str)
+    if not len(df): raise DataError(path, 'lists no target gene', 'download the file again')
     if df['target_gene'].duplicated().any():
         raise DataError(path, f'target genes listed twice: {df.target_gene[df.target_gene.duplicated()].tolist()[:5]}', 'keep one row per target gene')
     if (df.target_gene == CONTROL_LABEL).any():
         raise DataError(path, f'lists the control label {CONTROL_LABEL!r}', 'list only perturbed genes; controls are added from training')
     n = pd.to_numeric(df['n_cells'], errors='coerce')
-    if n.isna().any() or (n <= 0).any() or (n != n.round()).any():
-        raise DataError(path, f'n_cells must be positive integers; bad rows: {df.target_gene[n.isna() | (n <= 0) | (n != n.round())].tolist()[:5]}', 'fix those counts')
-    df['n_cells'] = n.astype(int)
+    bad = n.isna() | (n <= 0) | (n != n.round())
+    if bad.any():
+        raise DataError(path, f'n_cells must be positive integers; bad rows: {[f"{g}: {v}" for g, v in zip(df.target_gene[bad], df.n_cells[bad])][:5]}', 'fix those counts')
+    cap = max(CELL_CAPS.values())
+    if (n > cap).any():
+        raise DataError(path, f'n_cells of {df.target_gene[n > cap].tolist()[:3]} is {n[n > cap].max():,.0f}, more than a whole submission may hold ({cap:,} cells)',
+                        'use the counts file the challenge published; it asks for hundreds to a few thousand cells per gene')
+    med = pd.to_numeric(df['median_umi_per_cell'], errors='coerce')
+    if (med < 0).any() or (med.isna() & df['median_umi_per_cell'].notna()).any():
+        raise DataError(path, f'median_umi_per_cell must be a non-negative number; bad rows: {df.target_gene[(med < 0) | (med.isna() & df.median_umi_per_cell.notna())].tolist()[:5]}', 'fix those values')
+    df['n_cells'], df['median_umi_per_cell'] = n.astype(int), med
     if gene_names is not None:
         absent = sorted(set(df.target_gene) - set(gene_names))
         if absent: raise DataError(path, f'{len(absent)} target gene(s) absent from gene_names.csv, e.g. {absent[:5]}', 'use gene symbols exactly as in gene_names.csv')
@@ -117,6 +141,8 @@ def open_h5ad(path):
     "Open an h5ad read-only with h5py; a missing, truncated or non-HDF5 file gives a `DataError`."
     path = Path(path)
     if not path.exists(): raise DataError(path, 'file not found', 'check the path (vcc simulate writes a demo folder to data/demo)')
+    if path.is_dir(): raise DataError(path, 'is a folder, not an h5ad file', f'point at the .h5ad file inside it (e.g. {path/"adata_Training.h5ad"})')
+    if path.stat().st_size == 0: raise DataError(path, 'empty (0 bytes): an interrupted copy or download', 'download or generate the file again')
     try: f = h5py.File(path, 'r')
     except OSError as e: raise DataError(path, f'not a readable HDF5 file, probably truncated by an interrupted copy or download ({e})', 'download or generate the file again') from None
     try:
@@ -189,20 +215,39 @@ def check_raw_counts(values:np.ndarray, path, where:str='X'):
                         'use the raw UMI count matrix (often adata.raw.X or adata.layers["counts"])')
 
 # %% ../nbs/00_data.ipynb #f422a99c
+_CONTROL_LIKE = {'nontargeting', 'nontarget', 'nontargetingcontrol', 'ntc', 'nt', 'control', 'controls', 'ctrl', 'ctl', 'negctrl', 'negcontrol',
+                 'negativecontrol', 'negative', 'scramble', 'scrambled', 'safetargeting', 'nonspecific', 'nontargeted'}
+
+def _squash(label:str) -> str: return ''.join(ch for ch in label.lower() if ch.isalnum())
+
+def control_lookalikes(labels, control:str=CONTROL_LABEL) -> list[str]:
+    "Labels that look like the control label but are not it ('Non-Targeting', 'non_targeting', 'NTC', 'control'...)."
+    return sorted(l for l in set(map(str, labels)) if l != control and (_squash(l) in _CONTROL_LIKE or _squash(l) == _squash(control)))
+
 def check_obs_var(obs:pd.DataFrame, var_names, path, gene_names:list|None=None,
                   required:tuple=(PERT_COL, GUIDE_COL, BATCH_COL), # obs columns that must exist
                   pert_col:str=PERT_COL, control:str=CONTROL_LABEL):
-    "Raise a `DataError` for missing columns, no controls, duplicated genes or genes `gene_names` does not list."
+    "Raise a `DataError` for missing columns, missing labels, near-miss or missing control labels, only controls, duplicated genes or genes `gene_names` does not list."
     missing = [c for c in required if c not in obs.columns]
     if missing:
         raise DataError(path, f'obs lacks column(s) {missing}; it has {list(obs.columns)[:12]}',
                         'rename the columns (vcc.data.read_perturb_seq maps another screen\'s columns onto the challenge schema)')
-    labels = obs[pert_col].astype(str)
-    if labels.isin(['nan', '']).any():
-        raise DataError(path, f'{int(labels.isin(["nan", ""]).sum())} cells have no {pert_col}', 'label every cell with its target gene or the control label')
+    raw = obs[pert_col]
+    labels = raw.astype(str)
+    empty = raw.isna().to_numpy() | labels.isin(['nan', 'NaN', 'None', '']).to_numpy()
+    if empty.any():
+        raise DataError(path, f'{int(empty.sum()):,} cells have no {pert_col} (NaN or empty), e.g. cell {obs.index[np.flatnonzero(empty)[0]]!r}',
+                        'label every cell with its target gene or the control label, or drop those cells')
+    near = control_lookalikes(labels.unique(), control)
+    if near:
+        n = int(labels.isin(near).sum())
+        raise DataError(path, f'{n:,} cells are labelled {near[:3]}: did you mean {control!r}? The challenge labels control cells {control!r}',
+                        f'relabel them {control!r}, e.g. vcc.data.read_perturb_seq(path, pert_col={pert_col!r}, control_label={near[0]!r})')
     if not (labels == control).any():
         raise DataError(path, f'no control cells: no cell has {pert_col} == {control!r} (labels include {sorted(labels.unique())[:5]})',
-                        f'label control cells {control!r} (or pass control= the label your file uses)')
+                        f'label control cells {control!r}')
+    if (labels == control).all():
+        raise DataError(path, f'only control cells ({len(labels):,}): no perturbation to learn from', 'use the full training file, with its perturbed cells')
     var_names = pd.Index(var_names)
     if var_names.duplicated().any():
         raise DataError(path, f'duplicated gene names in var: {var_names[var_names.duplicated()].unique().tolist()[:5]}', 'make var_names unique (keep one row per gene)')
@@ -214,12 +259,13 @@ def check_obs_var(obs:pd.DataFrame, var_names, path, gene_names:list|None=None,
 # %% ../nbs/00_data.ipynb #b1bbb8c9
 def validate_h5ad(path, gene_names:list|None=None, required:tuple=(PERT_COL, GUIDE_COL, BATCH_COL),
                   pert_col:str=PERT_COL, control:str=CONTROL_LABEL,
-                  check_rows:int=20_000): # cells whose counts are checked (the rest are checked while streaming)
-    "Check a challenge-schema h5ad (obs columns, controls, genes, raw counts) without loading `X`; return its shape."
+                  check_rows:int=20_000, # cells read at a time (every cell is checked, in chunks of at most this many)
+                  progress:bool|str=False):
+    "Check a challenge-schema h5ad (obs columns, labels, genes, and the raw counts of every cell, streamed); return its shape."
     obs, var = read_obs_var(path)
     check_obs_var(obs, var.index, path, gene_names, required, pert_col, control)
-    for start, stop, m in iter_X_chunks(path, chunk_size=check_rows):
-        check_raw_counts(m.data, path, f'X (cells {start}-{stop})'); break
+    for start, stop, m in iter_X_chunks(path, chunk_size=check_rows, progress=progress):
+        check_raw_counts(m.data, path, f'X (cells {start:,}-{stop:,})')
     return len(obs), len(var)
 
 # %% ../nbs/00_data.ipynb #a7cf7374
@@ -341,19 +387,28 @@ def _check_split(split):
     return split
 
 # %% ../nbs/00_data.ipynb #2750b51d
-def validate_challenge_folder(folder, check_rows:int=20_000) -> pd.DataFrame:
-    "Check every file of a challenge folder; a table of what was found (a `DataError` on the first problem)."
+def validate_challenge_folder(folder, check_rows:int=20_000, progress:bool|str=False) -> pd.DataFrame:
+    "Check every file of a challenge folder, every training cell streamed; a table of what was found (a `DataError` on the first problem)."
     cf = ChallengeFolder(Path(folder))
+    if not cf.root.is_dir(): raise DataError(cf.root, 'no such folder' if not cf.root.exists() else 'is a file, not a challenge folder', 'point --data at the folder that holds the challenge files')
     genes = read_gene_names(cf.gene_names)
-    n_cells, n_genes = validate_h5ad(cf.training, gene_names=genes, check_rows=check_rows)
-    train_perts = set(read_obs_var(cf.training)[0][PERT_COL].astype(str))
-    rows = [dict(file=TRAINING_FILE, what=f'{n_cells:,} cells x {n_genes:,} genes, {len(train_perts) - 1} perturbations + controls')]
+    obs, var = read_obs_var(cf.training)
+    have = var.index.astype(str)
+    if genes[0] not in set(have) and len(genes) == len(have) + 1 and set(genes[1:]) == set(have):
+        raise DataError(cf.gene_names, f'line 1 ({genes[0]!r}) is not a gene of the training file while every other line is: it is a header row, and gene_names.csv has none', 'delete the first line')
+    n_cells, n_genes = validate_h5ad(cf.training, gene_names=genes, check_rows=check_rows, progress=progress)
+    train_perts = set(obs[PERT_COL].astype(str))
+    order = '' if have.tolist() == genes else ', in another order than gene_names.csv (submissions follow gene_names.csv)'
+    rows = [dict(file=TRAINING_FILE, what=f'{n_cells:,} cells x {n_genes:,} genes{order}, {len(train_perts) - 1} perturbations + controls, every count checked')]
     for split in PERT_COUNTS_FILES:
         if not cf.pert_counts(split).exists(): continue
         pc = read_pert_counts(cf.pert_counts(split), genes)
         seen = sorted(set(pc.target_gene) & train_perts)
         if seen: raise DataError(cf.pert_counts(split), f'{len(seen)} target(s) also perturbed in training, e.g. {seen[:3]}', 'a split lists only unseen genes')
-        rows.append(dict(file=PERT_COUNTS_FILES[split], what=f'{len(pc)} unseen genes, {pc.n_cells.sum():,} cells to predict'))
+        total, cap = int(pc.n_cells.sum()), CELL_CAPS[split]
+        n_ctl = int((obs[PERT_COL].astype(str) == CONTROL_LABEL).sum())
+        over = '' if total + n_ctl <= cap else f'; with the {n_ctl:,} training controls over the cap of {cap:,} cells, so a submission scales every group by about {cap / (total + n_ctl):.2f}'
+        rows.append(dict(file=PERT_COUNTS_FILES[split], what=f'{len(pc)} unseen genes, {total:,} cells to predict{over}'))
     rows.insert(0, dict(file=GENE_NAMES_FILE, what=f'{len(genes):,} genes'))
     return pd.DataFrame(rows)
 

@@ -6,18 +6,19 @@ Docs: https://vcc-dev.github.io/vcc/train.html.md"""
 
 # %% ../nbs/05_train.ipynb #1de6cffd
 from __future__ import annotations
-import json, os, pickle, time, datetime, functools, inspect, warnings
+import io, json, os, errno, shutil, pickle, time, datetime, difflib, functools, inspect, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, anndata as ad
 import vcc
-from .data import simulate, TRAINING_FILE
+from .data import simulate, TRAINING_FILE, PERT_COL, DataError, atomic_path, read_obs_var, check_obs_var, check_raw_counts
 from .models import (TrainingSet, PerturbationModel, CellMeanBaseline, ControlModel, PerturbationMeanModel, LinearModel,
                         KernelRidgeModel, KNNModel, GeneSubsetModel, CellTransitionModel, EnsembleModel,
                         CoexpressionModel, TunedModel)
 
 # %% auto #0
-__all__ = ['REGISTRY', 'PRESETS', 'SWEEP_NOTEBOOK', 'resolve_model', 'build_model', 'load_training', 'pickle_model',
-           'unpickle_model', 'train_run', 'read_run_config', 'load_run_data', 'resume_run', 'load_run', 'sweep']
+__all__ = ['REGISTRY', 'PRESETS', 'SWEEP_NOTEBOOK', 'resolve_model', 'build_model', 'ParamError', 'check_params', 'training_path',
+           'check_training', 'load_training', 'pickle_model', 'unpickle_model', 'check_run_settings', 'run_data',
+           'train_run', 'read_run_config', 'load_run_data', 'run_state', 'resume_run', 'load_run', 'sweep']
 
 # %% ../nbs/05_train.ipynb #c24eaee6
 REGISTRY = {'cell_mean': CellMeanBaseline, 'control': ControlModel, 'pert_mean': PerturbationMeanModel, 'linear': LinearModel,
@@ -54,24 +55,92 @@ def build_model(name:str, # a key of `REGISTRY` or `PRESETS`
         params['cells'] = cells
     return REGISTRY[name](**params)
 
+# %% ../nbs/05_train.ipynb #b33b203d
+class ParamError(ValueError):
+    "A model name, parameter or run setting that cannot work; the message names it and what would."
+
+def _model_params(cls) -> list[str]|None:
+    "The keyword arguments a model class takes (None: it takes any)."
+    ps = inspect.signature(cls).parameters
+    return None if any(p.kind == p.VAR_KEYWORD for p in ps.values()) else list(ps)
+
+def _check_keys(keys, cls, name:str, what:str='parameter'):
+    known = _model_params(cls)
+    if known is None: return
+    for k in keys:
+        if k not in known:
+            close = difflib.get_close_matches(str(k), known, 1)
+            raise ParamError(f"unknown {what} {k!r} for model {name!r}" + (f" (did you mean {close[0]!r}?)" if close else '') + f"; known: {', '.join(known)}")
+
+def check_params(name:str, # a key of `REGISTRY` or `PRESETS`
+                 params:dict|None=None) -> tuple[str, dict]:
+    "The (registry name, parameters) of a model, or a `ParamError` naming an unknown model or a parameter it does not take."
+    if name not in REGISTRY and name not in PRESETS:
+        close = difflib.get_close_matches(str(name), [*REGISTRY, *PRESETS], 1)
+        raise ParamError(f"unknown model {name!r}" + (f" (did you mean {close[0]!r}?)" if close else '') + f"; known: {', '.join([*REGISTRY, *PRESETS])} (vcc models lists them)")
+    if params is not None and not isinstance(params, dict):
+        raise ParamError(f"the parameters of {name!r} must be a JSON object such as {{\"ridge\": 1.0}}, not {type(params).__name__} {params!r}")
+    base, full = resolve_model(name, params)
+    _check_keys(full, REGISTRY[base], name)
+    if base == 'ensemble':
+        members = full.get('members')
+        if not isinstance(members, dict) or not members: raise ParamError(f"{name!r} needs 'members': {{\"name\": [\"model\", {{params}}], ...}}")
+        for k, spec in members.items():
+            if not (isinstance(spec, (list, tuple)) and len(spec) == 2 and isinstance(spec[1], dict)):
+                raise ParamError(f"member {k!r} of {name!r} must be [\"model\", {{params}}], not {spec!r}")
+            check_params(*spec)
+    if base == 'tuned':
+        inner = full.get('model')
+        if inner not in REGISTRY: raise ParamError(f"{name!r} tunes {inner!r}, which is not a registered model; known: {', '.join(REGISTRY)}")
+        _check_keys(full.get('grid') or {}, REGISTRY[inner], inner, 'grid parameter')
+    return base, full
+
 # %% ../nbs/05_train.ipynb #706b600b
+def training_path(data) -> Path:
+    "The training h5ad of a data spec that is a path: the file itself, or the challenge folder's `adata_Training.h5ad`."
+    p = Path(data)
+    return p/TRAINING_FILE if p.is_dir() else p
+
+def check_training(adata:ad.AnnData|None=None, # the screen in memory, or None to check `path` without reading `X`
+                   path=None): # where it came from (named in the error)
+    "Raise a `DataError` for a training screen no model can learn from: no labels, NaN labels, only controls, a near-miss control label, duplicated genes."
+    name = path or '<AnnData in memory>'
+    obs, var_names = (adata.obs, adata.var_names) if adata is not None else (lambda ov: (ov[0], ov[1].index))(read_obs_var(path))
+    check_obs_var(obs, var_names, name, required=(PERT_COL,))
+    if adata is not None and adata.n_vars == 0: raise DataError(name, 'has no genes', 'train on the challenge training file')
+
 def load_training(data, # h5ad path, challenge folder, {'simulate': kwargs} or an AnnData
                   max_controls:int|None=None, seed:int=0, totals_key:str|None=None) -> tuple:
-    "(raw AnnData, `TrainingSet`) of a data spec."
+    "(raw AnnData, `TrainingSet`) of a data spec, checked (`check_training`) before the counts are read."
     if isinstance(data, dict) and 'simulate' in data: adata = simulate(**data['simulate']).training
     elif isinstance(data, ad.AnnData): adata = data
     else:
-        p = Path(data)
-        if p.is_dir(): p = p/TRAINING_FILE
-        if not p.exists(): raise FileNotFoundError(f'no training data at {p}')
-        adata = ad.read_h5ad(p)
+        p = training_path(data)
+        if not p.exists():
+            raise DataError(p, 'file not found', f'point --data at a challenge folder (holding {TRAINING_FILE}) or at a training .h5ad')
+        check_training(path=p)   # labels and genes from obs/var alone: seconds, before gigabytes of counts are read
+        try: adata = ad.read_h5ad(p)
+        except Exception as e: raise DataError(p, f'cannot be read as an h5ad ({type(e).__name__}: {e})', 'download or generate the file again') from None
+    check_training(adata, None if isinstance(data, (dict, ad.AnnData)) else training_path(data))
     return adata, TrainingSet.from_adata(adata, max_controls=max_controls, seed=seed, totals_key=totals_key)
 
 # %% ../nbs/05_train.ipynb #de137311
-def _atomic_save(obj, path:Path):
+def _disk_full(e:BaseException) -> bool: return isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)
+
+def _write_atomic(path:Path, data:bytes|str, run:Path|None=None):
+    "Write a run file whole or not at all (a temporary file beside it, renamed); a full disk says how to go on."
+    try:
+        with atomic_path(path, overwrite=True) as tmp: tmp.write_bytes(data.encode() if isinstance(data, str) else data)
+    except OSError as e:
+        if not _disk_full(e): raise
+        again = f'then vcc train --resume {run}' if run is not None and (run/'checkpoint.pt').exists() else 'then train again'
+        raise DataError(path, f'the disk is full ({e.strerror}); nothing was half-written', f'free space on {path.parent}, {again}') from None
+
+def _atomic_save(obj, path:Path, run:Path|None=None):
+    "torch.save into memory, then an atomic write (a full disk gives a real OSError, not a torch stream error)."
     import torch
-    tmp = path.with_suffix(path.suffix + '.tmp')
-    torch.save(obj, tmp); os.replace(tmp, path)
+    buf = io.BytesIO(); torch.save(obj, buf)
+    _write_atomic(path, buf.getvalue(), run)
 
 def _models_in(model):
     "The model and every model inside it (ensemble members, wrapped models), with the genes each was restricted to."
@@ -103,11 +172,53 @@ def _new_run_dir(runs_dir, model_name) -> Path:
     d.mkdir(parents=True)
     return d
 
+def _check_runs_dir(runs_dir):
+    "The folder runs go to exists (or can be made) and is writable: checked before any work."
+    d = Path(runs_dir)
+    probe = next((p for p in [d, *d.absolute().parents] if p.exists()), None)
+    if probe is not None and not probe.is_dir(): raise DataError(probe, 'is a file, not a folder', 'pass --runs a folder')
+    if probe is None or not os.access(probe, os.W_OK | os.X_OK):
+        raise DataError(d, f'cannot be written ({probe} is read-only)', 'pass --runs a folder you can write to')
+
 def _with_seed(name, params, seed):
     "Give the model the run's seed where it takes one."
     params = dict(params)
     if 'seed' in inspect.signature(REGISTRY[resolve_model(name)[0]]).parameters: params.setdefault('seed', seed)
     return params
+
+def check_run_settings(seed:int=0, max_controls:int|None=None, checkpoint_every:int=1):
+    "A `ParamError` for a seed, control cap or checkpoint interval no run can use."
+    for name, flag, v, low in (('seed', '--seed', seed, 0), ('max_controls', '--max-controls', max_controls, 1), ('checkpoint_every', 'checkpoint_every', checkpoint_every, 1)):
+        if v is None and name == 'max_controls': continue
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+            raise ParamError(f'{flag} {v!r}: must be an integer >= {low}' + (' (leave it out to keep every control cell)' if name == 'max_controls' else ''))
+
+def _data_record(data, run:Path):
+    "How a run stores its data: a path relative to the run folder (works from any working folder, and on another machine that keeps the layout)."
+    if isinstance(data, dict): return data
+    p = Path(data).absolute()
+    try: return os.path.relpath(p, run.absolute())
+    except ValueError: return str(p)  # another drive (Windows): only an absolute path reaches it
+
+def run_data(run, cfg:dict|None=None):
+    "The data spec of a run, paths resolved: relative to the run folder (or, for runs before that rule, to the working folder)."
+    run = Path(run); cfg = cfg or read_run_config(run)
+    d = cfg['data']
+    if isinstance(d, dict): return d
+    p = Path(d)
+    if p.is_absolute(): found = p
+    elif cfg.get('data_relative_to') == 'run' or d == 'training.h5ad': found = Path(os.path.normpath(run.absolute()/p))
+    else: found = p  # an older run: relative to where training ran
+    if not found.exists():
+        raise DataError(run/'config.json', f'records training data at {found}, which is not there', f'put the data back there, or pass --data with the training data of this run')
+    return found
+
+def _state(run:Path, status:str, model=None, error:str|None=None):
+    "Write `state.json`: status (running / done / interrupted), epochs done and planned, and the error that stopped it."
+    epochs = getattr(model, 'epochs', None) if isinstance(model, CellTransitionModel) else None
+    done = getattr(model, 'epoch_', None) if epochs else None
+    s = dict(status=status, epochs_done=done, epochs_planned=epochs, error=error, updated=datetime.datetime.now().isoformat(timespec='seconds'))
+    _write_atomic(run/'state.json', json.dumps(s, indent=1), run)
 
 def _fit_in_run(run:Path, cfg:dict, adata, train, resume:dict|None, callbacks) -> PerturbationModel:
     import torch
@@ -117,15 +228,17 @@ def _fit_in_run(run:Path, cfg:dict, adata, train, resume:dict|None, callbacks) -
     if isinstance(model, CellTransitionModel):
         def save(m):
             if m.epoch_ % cfg['checkpoint_every'] == 0 or m.epoch_ == m.epochs:
-                _atomic_save({'kind': 'torch', 'state': m.training_state(), 'done': m.epoch_ == m.epochs}, run/'checkpoint.pt')
-                (run/'history.json').write_text(json.dumps(m.history_, indent=1))
+                _atomic_save({'kind': 'torch', 'state': m.training_state(), 'done': m.epoch_ == m.epochs}, run/'checkpoint.pt', run)
+                _write_atomic(run/'history.json', json.dumps(m.history_, indent=1), run)
+                _state(run, 'running', m)
         model.fit(train, resume=resume, callbacks=[save, *callbacks])
         if resume is not None and resume['epoch'] >= model.epochs: save(model)
     else:
         model.fit(train)
-        _atomic_save({'kind': 'pickle', 'model': pickle_model(model), 'done': True}, run/'checkpoint.pt')
-        (run/'history.json').write_text(json.dumps([]))
+        _atomic_save({'kind': 'pickle', 'model': pickle_model(model), 'done': True}, run/'checkpoint.pt', run)
+        _write_atomic(run/'history.json', json.dumps([]), run)
     _write_report(run, cfg, model, time.time() - t0)
+    _state(run, 'done', model)
     return model
 
 def _write_report(run:Path, cfg:dict, model, seconds:float):
@@ -136,60 +249,111 @@ def _write_report(run:Path, cfg:dict, model, seconds:float):
     if hasattr(model, 'weights_'):
         cv = getattr(model, 'cv_mae_', None)  # None: equal weights, no inner CV
         lines += ['', '| member | weight | inner-CV MAE |', '|---|---|---|'] + [f"| {n} | {w:.3f} | {'-' if cv is None else f'{cv[n]:.4f}'} |" for n, w in model.weights_.items()]
-    (run/'report.md').write_text('\n'.join(lines) + '\n')
+    _write_atomic(run/'report.md', '\n'.join(lines) + '\n', run)
 
-def train_run(model_name:str, # a key of `REGISTRY`
+def _stopped(run:Path, e:BaseException, fresh:bool):
+    "After a failure: a run with a checkpoint is kept, marked interrupted (resumable); a new run without one is removed."
+    if (run/'checkpoint.pt').exists() or not fresh:
+        try:
+            s = json.loads((run/'state.json').read_text()) if (run/'state.json').exists() else {}
+            s.update(status='interrupted', error=f'{type(e).__name__}: {e}'.strip(': '), updated=datetime.datetime.now().isoformat(timespec='seconds'))
+            _write_atomic(run/'state.json', json.dumps(s, indent=1), run)
+        except (OSError, DataError, ValueError): pass  # the disk may be full: the checkpoint's own `done` flag still says unfinished
+    else: shutil.rmtree(run, ignore_errors=True)
+
+def train_run(model_name:str, # a key of `REGISTRY` or `PRESETS`
               config:dict|None=None, # the model's parameters (JSON-able)
               data='data/demo', # h5ad path, challenge folder, {'simulate': kwargs} or an AnnData (then saved in the run)
               runs_dir='runs', seed:int=0,
               max_controls:int|None=None, totals_key:str|None=None, # as in `TrainingSet.from_adata`
               checkpoint_every:int=1, # epochs between torch checkpoints
               callbacks:tuple=()) -> Path: # `cb(model)` after each epoch's checkpoint
-    "Train a model into a new run folder (config, checkpoints, history, report); returns the folder."
+    "Check the parameters and the data, then train a model into a new run folder (config, checkpoints, history, state, report); returns the folder."
     import torch
+    check_params(model_name, config); check_run_settings(seed, max_controls, checkpoint_every)
+    _check_runs_dir(runs_dir)
+    adata, train = load_training(data, max_controls, seed, totals_key)   # every data check, before anything is made
     run = _new_run_dir(runs_dir, model_name)
-    if isinstance(data, ad.AnnData): data.write_h5ad(run/'training.h5ad'); spec = 'training.h5ad'
-    else: spec = str(data) if isinstance(data, (str, Path)) else data
-    cfg = dict(model=model_name, params=_with_seed(model_name, config or {}, seed), data=spec, seed=seed, max_controls=max_controls,
-               totals_key=totals_key, checkpoint_every=checkpoint_every, created=datetime.datetime.now().isoformat(timespec='seconds'),
-               vcc_version=vcc.__version__, torch_version=torch.__version__)
-    (run/'config.json').write_text(json.dumps(cfg, indent=1))
-    adata, train = load_training(data, max_controls, seed, totals_key)
-    _fit_in_run(run, cfg, adata, train, None, callbacks)
+    try:
+        if isinstance(data, ad.AnnData): data.write_h5ad(run/'training.h5ad'); spec = 'training.h5ad'
+        else: spec = _data_record(data, run)
+        cfg = dict(model=model_name, params=_with_seed(model_name, config or {}, seed), data=spec, data_relative_to='run', seed=seed, max_controls=max_controls,
+                   totals_key=totals_key, checkpoint_every=checkpoint_every, created=datetime.datetime.now().isoformat(timespec='seconds'),
+                   vcc_version=vcc.__version__, torch_version=torch.__version__)
+        _write_atomic(run/'config.json', json.dumps(cfg, indent=1), run)
+        _state(run, 'running')
+        _fit_in_run(run, cfg, adata, train, None, callbacks)
+    except BaseException as e:  # Ctrl-C included: a resumable run is marked, a run with nothing to resume is removed
+        _stopped(run, e, fresh=True)
+        raise
     return run
 
 # %% ../nbs/05_train.ipynb #eecac84c
+_CONFIG_KEYS = ('model', 'params', 'data', 'seed')
+
 def read_run_config(run) -> dict:
-    "The `config.json` of a run folder."
-    if not (Path(run)/'config.json').exists(): raise FileNotFoundError(f'{run} is not a run folder: no config.json (make one with train_run / vcc train)')
-    return json.loads((Path(run)/'config.json').read_text())
+    "The `config.json` of a run folder; a missing or corrupt one is a `DataError` naming it."
+    run = Path(run); path = run/'config.json'
+    if not path.exists():
+        raise DataError(run, 'not a run folder: no config.json' if run.is_dir() else 'no such run folder', 'pass a folder written by vcc train (runs/<model>_<date>_<time>)')
+    try: cfg = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as e: raise DataError(path, f'is not valid JSON ({e}); the file is truncated or was edited', 'restore it from a copy, or train the run again') from None
+    missing = [k for k in _CONFIG_KEYS if not isinstance(cfg, dict) or k not in cfg]
+    if missing: raise DataError(path, f'lacks {missing}: not a config written by vcc train', 'restore it from a copy, or train the run again')
+    cfg.setdefault('max_controls', None); cfg.setdefault('totals_key', None); cfg.setdefault('checkpoint_every', 1)
+    return cfg
 
 def load_run_data(run, cfg:dict|None=None) -> tuple:
     "(raw AnnData, `TrainingSet`) of the data a run was trained on, as its config says."
     run = Path(run); cfg = cfg or read_run_config(run)
-    data = run/cfg['data'] if cfg['data'] == 'training.h5ad' else cfg['data']
-    return load_training(data, cfg['max_controls'], cfg['seed'], cfg['totals_key'])
+    return load_training(run_data(run, cfg), cfg['max_controls'], cfg['seed'], cfg['totals_key'])
+
+def _read_checkpoint(run:Path) -> dict:
+    import torch
+    path = run/'checkpoint.pt'
+    if not path.exists():
+        raise DataError(path, 'not there: the run stopped before its first checkpoint', f'train it again (vcc train), or remove {run}')
+    try: ck = torch.load(path, weights_only=False)
+    except Exception as e:
+        raise DataError(path, f'cannot be read ({type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ""}); the file is truncated or corrupt',
+                        f'train the run again (vcc train), or remove {run}') from None
+    if not isinstance(ck, dict) or ck.get('kind') not in ('torch', 'pickle'): raise DataError(path, 'is not a vcc checkpoint', f'train the run again (vcc train), or remove {run}')
+    return ck
+
+def run_state(run) -> dict:
+    "How far a run got: status ('done' or 'unfinished'), epochs done and planned (torch models), and what stopped it."
+    run = Path(run); cfg = read_run_config(run)
+    s = json.loads((run/'state.json').read_text()) if (run/'state.json').exists() else {}
+    ck = _read_checkpoint(run)
+    st = ck.get('state') or {}
+    base, params = check_params(cfg['model'], cfg['params'])
+    planned = s.get('epochs_planned') or (params.get('epochs', inspect.signature(REGISTRY[base]).parameters['epochs'].default) if ck['kind'] == 'torch' else None)
+    done = bool(ck['done'])
+    return dict(status='done' if done else 'unfinished', epochs_done=st.get('epoch') if ck['kind'] == 'torch' else None,
+                epochs_planned=planned, stopped_by=None if done else s.get('error'), model=cfg['model'])
 
 def _read_run(run):
-    import torch
     run = Path(run)
-    cfg = read_run_config(run)
-    if not (run/'checkpoint.pt').exists(): raise FileNotFoundError(f'{run} has no checkpoint.pt: the run stopped before its first checkpoint; start it again with train_run')
-    return run, cfg, torch.load(run/'checkpoint.pt', weights_only=False)
+    return run, read_run_config(run), _read_checkpoint(run)
 
 def resume_run(run, callbacks:tuple=()) -> PerturbationModel:
-    "Continue a run from its last checkpoint to the end; returns the fitted model (same result as an uninterrupted run)."
+    "Continue a run from its last checkpoint to the end, as `train_run` would have (checkpoints, history, report, state); returns the fitted model."
     run, cfg, ck = _read_run(run)
     adata, train = load_run_data(run, cfg)
-    if ck['kind'] == 'pickle': return unpickle_model(ck['model'], train)
-    return _fit_in_run(run, cfg, adata, train, ck['state'], callbacks)
+    if ck['kind'] == 'pickle':
+        model = unpickle_model(ck['model'], train)
+        if not (run/'report.md').exists(): _write_report(run, cfg, model, 0.0)
+        _state(run, 'done', model)
+        return model
+    try: return _fit_in_run(run, cfg, adata, train, ck['state'], callbacks)
+    except BaseException as e: _stopped(run, e, fresh=False); raise
 
 def load_run(run) -> PerturbationModel:
     "The fitted model of a run folder (a torch run not finished: the model at its last checkpoint, with a warning)."
     run, cfg, ck = _read_run(run)
     adata, train = load_run_data(run, cfg)
     if ck['kind'] == 'pickle': return unpickle_model(ck['model'], train)
-    if not ck['done']: warnings.warn(f"{run.name} stopped at epoch {ck['state']['epoch']}: loading that checkpoint (resume_run finishes it)")
+    if not ck['done']: warnings.warn(f"{run.name} stopped at epoch {ck['state']['epoch']}: loading that checkpoint (vcc train --resume {run} finishes it)")
     model = build_model(cfg['model'], cfg['params'], adata)
     epochs, model.epochs = model.epochs, ck['state']['epoch']
     model.fit(train, resume=ck['state'])   # sets up on the data and restores the state; no epoch left to run
