@@ -587,12 +587,15 @@ def perturbed_cells(adata:ad.AnnData, # raw counts in the challenge's schema
     return out
 
 # %% ../nbs/04_models.ipynb #e8200736
-def _make_net(n_genes:int, n_feat:int, hidden:int, base):
-    "The set-to-set network of `CellTransitionModel` (torch imported lazily, so `vcc.models` loads fast)."
-    import torch
+@functools.cache
+def _torch_classes() -> dict:
+    "The network and its Lightning module, defined at first use (torch and lightning load lazily, so `vcc.models` imports fast) under this module's name, so they pickle."
+    import torch, lightning as L
     from torch import nn
+
     class CellTransitionNet(nn.Module):
-        def __init__(self):
+        "The set-to-set network of `CellTransitionModel`: (P, B, genes) control cells and (P, features) targets -> (P, B, genes) cells."
+        def __init__(self, n_genes:int, n_feat:int, hidden:int, base):
             super().__init__()
             self.pert = nn.Sequential(nn.Linear(n_feat, hidden), nn.GELU(), nn.Linear(hidden, hidden))
             self.cell = nn.Linear(n_genes, hidden)
@@ -601,7 +604,7 @@ def _make_net(n_genes:int, n_feat:int, hidden:int, base):
             self.shift, self.resid = nn.Linear(hidden, n_genes), nn.Linear(hidden, n_genes)
             for head in (self.shift, self.resid): nn.init.zeros_(head.weight); nn.init.zeros_(head.bias)
             self.base = nn.Parameter(torch.as_tensor(base, dtype=torch.float32).clone())
-        def forward(self, x, f): # x: (P, B, genes) control cells, f: (P, features) -> (P, B, genes) cells
+        def forward(self, x, f):
             z = self.pert(f)
             h = self.cell(x) + z[:, None]
             q = self.norm(h)
@@ -609,7 +612,57 @@ def _make_net(n_genes:int, n_feat:int, hidden:int, base):
             t = self.base + self.shift(z)[:, None] + self.resid(h)       # log scale factor of each cell's expression
             logE = torch.log(torch.expm1(x.clamp_min(1e-6)))
             return torch.where(x > 0, nn.functional.softplus(t + logE), torch.zeros_like(x))  # log1p(expm1(x) e^t); zeros stay zeros
-    return CellTransitionNet()
+
+    class CellTransitionModule(L.LightningModule):
+        "One step: the loss of a batch of training perturbations (`_transition_loss`); per-epoch history and the caller's callbacks on rank 0 only."
+        def __init__(self, owner, data:dict, opt_state=None, final_path=None):
+            super().__init__()
+            self.net, self.data, self.opt_state, self.final_path = owner.net_, data, opt_state, final_path
+            self.owner, self.epoch0, self._tot, self._steps = owner, owner.epoch_, {}, 0
+        def configure_optimizers(self):
+            opt = torch.optim.AdamW(self.net.parameters(), lr=self.owner.lr, weight_decay=self.owner.weight_decay)
+            if self.opt_state is not None: opt.load_state_dict(self.opt_state)
+            return opt
+        def setup(self, stage):
+            if self.owner.num_threads: torch.set_num_threads(self.owner.num_threads)  # in a DDP worker too
+        def on_fit_start(self):
+            move = lambda v: [move(r) for r in v] if isinstance(v, list) else v if v is None else v.to(self.device)
+            self.data = {k: move(v) for k, v in self.data.items()}
+            self.owner.opt_ = self.trainer.optimizers[0]
+        def training_step(self, idx, batch_idx):
+            epoch = self.epoch0 + self.current_epoch  # draws depend on (seed, epoch, step, rank) only: a resumed run draws the same
+            g = torch.Generator().manual_seed(int(np.random.SeedSequence([self.owner.seed, epoch, batch_idx, self.global_rank]).generate_state(1)[0]))
+            loss, parts = _transition_loss(self.owner, self.net, self.data, idx.to(self.device), g)
+            for k, v in {'loss': loss, **parts}.items(): self._tot[k] = self._tot.get(k, 0.0) + v.detach().float()
+            self._steps += 1
+            return loss
+        def on_train_epoch_end(self):
+            # every rank's mean over its steps, averaged over ranks (a collective: all ranks call it)
+            tot = {k: float(self.trainer.strategy.reduce(v / self._steps, reduce_op='mean')) for k, v in sorted(self._tot.items())}
+            self._tot, self._steps = {}, 0
+            o = self.owner
+            o.epoch_ = self.epoch0 + self.current_epoch + 1
+            o.history_.append({'epoch': o.epoch_, **tot})
+            if self.global_rank == 0:
+                for cb in o._callbacks: cb(o)
+        def on_train_end(self):
+            # each rank's weights, checksummed: DDP keeps them equal, `rank_checksums_` shows it
+            s = torch.stack([torch.cat([p.detach().double().flatten() for p in self.net.parameters()]).abs().sum()]).to(self.device)
+            sums = self.all_gather(s).reshape(-1).cpu().tolist()
+            self.owner.rank_checksums_ = sums
+            if self.final_path is not None and self.global_rank == 0:  # a DDP worker hands its state back to the caller's process
+                torch.save({**self.owner.training_state(), 'rank_checksums': sums}, self.final_path)
+
+    for c in (CellTransitionNet, CellTransitionModule): c.__module__, c.__qualname__ = __name__, c.__name__
+    return {c.__name__: c for c in (CellTransitionNet, CellTransitionModule)}
+
+def __getattr__(name): # PEP 562: `pickle` (e.g. of a DDP worker) finds the lazily defined classes by name
+    if name in ('CellTransitionNet', 'CellTransitionModule'): return _torch_classes()[name]
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+
+def _make_net(n_genes:int, n_feat:int, hidden:int, base):
+    "The set-to-set network of `CellTransitionModel`."
+    return _torch_classes()['CellTransitionNet'](n_genes, n_feat, hidden, base)
 
 def _log_scale(C:sp.csr_matrix, target:np.ndarray) -> np.ndarray:
     "(genes,) log of the per-gene factor `scale_to_mean` applies to `expm1(C)` to reach `target` (0 where undefined)."
@@ -632,154 +685,213 @@ def target_features(train:TrainingSet, genes:list, n_components:int=10,
     F = (F * ok[:, None]).astype(np.float32)
     return F if gene_embedding is None else np.hstack([F, target_embedding(gene_embedding, genes)])
 
+# %% ../nbs/04_models.ipynb #a7c1e001
+def _transition_loss(m, net, data:dict, idx, g):
+    "(loss, parts) of `CellTransitionModel` `m` on the training perturbations `idx`, every draw from the generator `g`."
+    import torch
+    P, B, C = len(idx), m.set_size, data['C']
+    x = C[torch.randint(0, C.shape[0], (P, B), generator=g).to(C.device)]
+    y = net(x, data['F'][idx]).float()
+    d, T = y.mean(1) - x.mean(1), data['T'][idx] - data['cm']  # the set's own change: free of the set's sampling noise
+    parts = {'pseudobulk_l1': (d - T).abs().mean()}
+    if m.w_discrimination > 0 and P > 1:
+        dist = torch.cdist(d, T, p=1) / d.shape[1]
+        parts['discrimination'] = torch.nn.functional.cross_entropy(-dist / (0.1 * dist.detach().mean() + 1e-8), torch.arange(P, device=C.device))
+    if data.get('real') is not None:
+        e, V, cm = [], data['V'], data['cm']
+        for k, i in enumerate(idx.tolist()):
+            r = data['real'][i]
+            if r is None: continue
+            r = r[torch.randint(0, r.shape[0], (min(B, r.shape[0]),), generator=g).to(C.device)]
+            a, b = (y[k] - cm) @ V, (r - cm) @ V
+            e.append(2 * torch.cdist(a, b).mean() - torch.cdist(a, a).mean() - torch.cdist(b, b).mean())
+        if e: parts['energy'] = torch.stack(e).mean()
+    w = {'pseudobulk_l1': m.w_pseudobulk, 'discrimination': m.w_discrimination, 'energy': m.w_energy}
+    return sum(w[k] * v for k, v in parts.items()), parts
+
+def _rank_batches(n:int, size:int, seed:int, epoch:int, rank:int, world:int) -> list:
+    "This rank's batches of one epoch: a permutation of `n` items drawn from (seed, epoch), cut in batches dealt in turn; every rank gets as many (DDP steps together)."
+    import torch
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])))
+    batches = [order[s:s + size].tolist() for s in range(0, n, size)]
+    per_rank = -(-len(batches) // world)
+    batches += batches[:per_rank * world - len(batches)]  # short ranks repeat the first batches
+    return batches[rank::world]
+
+class _EpochBatches:
+    "Batch sampler of the training perturbations: `_rank_batches` of the module's epoch (counted from the run's start), for this process's rank."
+    def __init__(self, n, size, seed, module): self.n, self.size, self.seed, self.module = n, size, seed, module
+    def _rank(self):
+        import torch.distributed as dist
+        return (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
+    def __iter__(self):
+        m = self.module
+        return iter(_rank_batches(self.n, self.size, self.seed, m.epoch0 + m.trainer.current_epoch, *self._rank()))
+    def __len__(self): return len(_rank_batches(self.n, self.size, self.seed, 0, *self._rank()))
+
+def _resolved_accelerator(accelerator:str, device:str|None) -> str:
+    "'gpu' or 'cpu' (or another Lightning accelerator named): `device` ('cuda', 'cpu') wins, 'auto' is a GPU where torch sees one."
+    import torch
+    if device is not None: return 'gpu' if str(device).startswith('cuda') else str(device)
+    if accelerator == 'auto': return 'gpu' if torch.cuda.is_available() else 'cpu'
+    return 'gpu' if accelerator == 'cuda' else accelerator
+
+# %% ../nbs/04_models.ipynb #a7c1e002
+import contextlib
+
+@contextlib.contextmanager
+def _caller_untouched(num_threads:int|None=None):
+    "Context: torch's threads, deterministic mode, the global RNGs (`seed_everything` seeds them), the environment (DDP sets ports) and Lightning's log level, all restored after."
+    import os, random, logging, warnings, torch
+    saved = dict(threads=torch.get_num_threads(), det=torch.are_deterministic_algorithms_enabled(), warn=torch.is_deterministic_algorithms_warn_only_enabled(), bench=torch.backends.cudnn.benchmark, env=dict(os.environ),
+                 py=random.getstate(), np=np.random.get_state(), torch=torch.get_rng_state())
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', DeprecationWarning); import lightning  # its import sets environment variables and log levels: the levels saved after it, everything restored
+    logs = [logging.getLogger(n) for n in ('lightning.pytorch', 'lightning.fabric', 'lightning')]
+    levels = [lg.level for lg in logs]
+    try:
+        if num_threads: torch.set_num_threads(num_threads)
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        for lg in logs: lg.setLevel(logging.WARNING)  # no "GPU available: ..." banners
+        with warnings.catch_warnings():
+            warnings.filterwarnings('ignore', message='.*(does not have many workers|num_workers|LitLogger|is smaller than the logging interval|has no attribute|all_gather is deprecated|LeafSpec).*')
+            yield
+    finally:
+        torch.set_num_threads(saved['threads']); torch.use_deterministic_algorithms(saved['det'], warn_only=saved['warn']); torch.backends.cudnn.benchmark = saved['bench']
+        os.environ.clear(); os.environ.update(saved['env'])
+        random.setstate(saved['py']); np.random.set_state(saved['np']); torch.set_rng_state(saved['torch'])
+        for lg, lv in zip(logs, levels): lg.setLevel(lv)
+
 # %% ../nbs/04_models.ipynb #7051b399
 class CellTransitionModel(PerturbationModel):
-    "Set model: control cells + target features -> perturbed cells; loss = pseudobulk L1 + discrimination (+ energy distance to real cells)."
+    "Set model: control cells + target features -> perturbed cells; loss = pseudobulk L1 + discrimination (+ energy distance to real cells); trained by Lightning on CPU, one GPU or several."
     name = 'cell_transition'
     def __init__(self, n_genes:int=512, # genes the network predicts (most moved by training knockdowns); the rest: mean change
                  n_components:int=10, # dimensions of the target's control co-expression embedding
                  hidden:int=64, # width of the encoders and the attention layer
                  set_size:int=64, # control cells per set
-                 perts_per_batch:int=8, # perturbations per optimiser step
+                 perts_per_batch:int=8, # perturbations per optimiser step (per process under DDP)
                  epochs:int=30, lr:float=3e-3, weight_decay:float=1e-2,
                  w_pseudobulk:float=1.0, w_discrimination:float=0.05, w_energy:float=0.1, # loss weights
                  n_pcs:int=20, # PCA space of the energy distance
                  cells=None, # the raw training screen (AnnData): enables the energy term on real perturbed cells
                  max_cells:int=128, # perturbed cells read per training perturbation
                  n_eval_cells:int=256, # control cells averaged by `predict_pseudobulk`
-                 knockdown:bool=True, seed:int=0, progress:bool=False, device:str|None=None,
+                 knockdown:bool=True, seed:int=0, progress:bool=False,
+                 device:str|None=None, # 'cpu' or 'cuda': overrides `accelerator` (older runs name it)
                  num_threads:int|None=1, # CPU threads of torch while fitting/predicting (None: torch's setting); 1 is fastest on shared cores and fixes float sums
-                 gene_embedding=None): # external gene-embedding table (path or DataFrame): its vector of the target joins the target features
+                 gene_embedding=None, # external gene-embedding table (path or DataFrame): its vector of the target joins the target features
+                 accelerator:str='auto', # Lightning's: 'auto' (a GPU where torch sees one, else the CPU), 'cpu', 'gpu'
+                 devices:int=1, # processes (GPUs or CPU workers); above 1: DDP
+                 strategy:str='auto', # Lightning's; 'auto' with devices > 1: 'ddp_fork' (no pickling, works in notebooks), else 'ddp_spawn'
+                 precision:str|int|None=None): # None: 'bf16-mixed' on GPUs, 32 on the CPU
         self.n_genes, self.n_components, self.hidden, self.set_size, self.perts_per_batch = n_genes, n_components, hidden, set_size, perts_per_batch
         self.epochs, self.lr, self.weight_decay = epochs, lr, weight_decay
         self.w_pseudobulk, self.w_discrimination, self.w_energy, self.n_pcs = w_pseudobulk, w_discrimination, w_energy, n_pcs
         self._cells, self.max_cells, self.n_eval_cells = cells, max_cells, n_eval_cells
         self.knockdown, self.seed, self.progress, self.device, self.num_threads = knockdown, seed, progress, device, num_threads
-        self.gene_embedding = gene_embedding
-
-    def _threads(self):
-        "Context: torch's CPU thread count set to `num_threads`, restored after."
-        import torch, contextlib
-        @contextlib.contextmanager
-        def ctx():
-            old = torch.get_num_threads()
-            if self.num_threads: torch.set_num_threads(self.num_threads)
-            try: yield
-            finally: torch.set_num_threads(old)
-        return ctx()
+        self.gene_embedding, self.accelerator, self.devices, self.strategy, self.precision = gene_embedding, accelerator, devices, strategy, precision
 
     def fit(self, train:TrainingSet, resume:dict|None=None, # a `training_state()` to continue from
-            callbacks:tuple=()) -> CellTransitionModel: # called as `cb(model)` after every epoch
+            callbacks:tuple=()) -> CellTransitionModel: # called as `cb(model)` after every epoch (on rank 0 only)
         "Fit (or continue fitting from `resume`) on the training screen."
         self._resume, self._callbacks = resume, tuple(callbacks)
         return super().fit(train)
 
     def _setup(self, train):
-        "Everything derived from the data, deterministic: gene selection, tensors, network, optimiser, RNG."
+        "Everything derived from the data, deterministic: gene selection, tensors (on the CPU until Lightning moves them), network."
         import torch
-        self.dev_ = torch.device(self.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+        self.accel_ = _resolved_accelerator(self.accelerator, self.device)
+        self.dev_ = torch.device('cuda' if self.accel_ == 'gpu' else 'cpu')
         D = train.deltas()
         self.sel_ = np.sort(np.argsort(-np.abs(D).mean(0), kind='stable')[:self.n_genes])
         self.mean_delta_ = D.mean(0)
         C = train.controls.X[:, self.sel_]
-        self.C_ = torch.as_tensor(np.asarray(C.toarray(), np.float32), device=self.dev_)
+        self.C_ = torch.as_tensor(np.asarray(C.toarray(), np.float32))
         cm = np.asarray(C.mean(0)).ravel().astype(np.float32)
-        self.cm_ = torch.as_tensor(cm, device=self.dev_)
+        self.cm_ = torch.as_tensor(cm)
         _, _, Vt = _top_svd(np.asarray(C[:2000].toarray(), np.float32) - cm, self.n_pcs, self.seed)
-        self.V_ = torch.as_tensor(Vt.T.copy(), device=self.dev_)
-        self.T_ = torch.as_tensor(np.asarray(train.stats[train.perts].X, np.float32)[:, self.sel_], device=self.dev_)
-        self.F_ = torch.as_tensor(target_features(train, train.perts, self.n_components, self.gene_embedding), device=self.dev_)
+        self.V_ = torch.as_tensor(Vt.T.copy())
+        self.T_ = torch.as_tensor(np.asarray(train.stats[train.perts].X, np.float32)[:, self.sel_])
+        self.F_ = torch.as_tensor(target_features(train, train.perts, self.n_components, self.gene_embedding))
         self.real_ = None
         if self._cells is not None and self.w_energy > 0:
             pc = perturbed_cells(self._cells, train.perts, train.stats.uns['target_sum'], self.max_cells, self.seed, train.stats.uns.get('totals_key'))
-            self.real_ = [torch.as_tensor(np.asarray(pc[p][:, self.sel_].toarray(), np.float32), device=self.dev_) if p in pc else None for p in train.perts]
+            self.real_ = [torch.as_tensor(np.asarray(pc[p][:, self.sel_].toarray(), np.float32)) if p in pc else None for p in train.perts]
         torch.manual_seed(self.seed)
-        self.net_ = _make_net(len(self.sel_), self.F_.shape[1], self.hidden, _log_scale(C, cm + self.mean_delta_[self.sel_])).to(self.dev_)
+        self.net_ = _make_net(len(self.sel_), self.F_.shape[1], self.hidden, _log_scale(C, cm + self.mean_delta_[self.sel_]))
         self.opt_ = torch.optim.AdamW(self.net_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        self.gen_ = torch.Generator(device='cpu').manual_seed(self.seed)
         self.eval_idx_ = torch.randperm(self.C_.shape[0], generator=torch.Generator().manual_seed(self.seed + 1))[:self.n_eval_cells]
         self.epoch_, self.history_ = 0, []
 
     def training_state(self) -> dict:
-        "What resuming needs: weights, optimiser, epoch, history and RNG states (CPU tensors, `torch.save`-able)."
+        "What resuming needs: weights, optimiser, epoch and history (CPU tensors, `torch.save`-able); the draws follow from (seed, epoch)."
         import torch
-        return dict(epoch=self.epoch_, history=list(self.history_), net={k: v.detach().cpu().clone() for k, v in self.net_.state_dict().items()},
-                    opt=self.opt_.state_dict(), gen=self.gen_.get_state(), torch_rng=torch.get_rng_state())
+        to_cpu = lambda v: v.detach().cpu().clone() if torch.is_tensor(v) else to_cpu_d(v) if isinstance(v, dict) else v
+        to_cpu_d = lambda d: {k: to_cpu(v) for k, v in d.items()}
+        return dict(epoch=self.epoch_, history=list(self.history_), net=to_cpu_d(self.net_.state_dict()), opt=to_cpu_d(self.opt_.state_dict()))
 
     def load_training_state(self, state:dict):
         "Restore `training_state()` into a model set up on the same data."
-        import torch
         self.net_.load_state_dict(state['net']); self.opt_.load_state_dict(state['opt'])
-        self.gen_.set_state(state['gen']); torch.set_rng_state(state['torch_rng'])
         self.epoch_, self.history_ = state['epoch'], list(state['history'])
 
-    def _loss(self, idx):
-        import torch
-        P, B, g = len(idx), self.set_size, self.gen_
-        x = self.C_[torch.randint(0, self.C_.shape[0], (P, B), generator=g).to(self.dev_)]
-        with torch.autocast(self.dev_.type, dtype=torch.bfloat16, enabled=self.dev_.type == 'cuda'):
-            y = self.net_(x, self.F_[idx]).float()
-        d, T = y.mean(1) - x.mean(1), self.T_[idx] - self.cm_  # the set's own change: free of the set's sampling noise
-        parts = {'pseudobulk_l1': (d - T).abs().mean()}
-        if self.w_discrimination > 0 and P > 1:
-            dist = torch.cdist(d, T, p=1) / d.shape[1]
-            parts['discrimination'] = torch.nn.functional.cross_entropy(-dist / (0.1 * dist.detach().mean() + 1e-8), torch.arange(P, device=self.dev_))
-        if self.real_ is not None:
-            e = []
-            for k, i in enumerate(idx.tolist()):
-                r = self.real_[i]
-                if r is None: continue
-                r = r[torch.randint(0, r.shape[0], (min(B, r.shape[0]),), generator=g).to(self.dev_)]
-                a, b = (y[k] - self.cm_) @ self.V_, (r - self.cm_) @ self.V_
-                e.append(2 * torch.cdist(a, b).mean() - torch.cdist(a, a).mean() - torch.cdist(b, b).mean())
-            if e: parts['energy'] = torch.stack(e).mean()
-        w = {'pseudobulk_l1': self.w_pseudobulk, 'discrimination': self.w_discrimination, 'energy': self.w_energy}
-        return sum(w[k] * v for k, v in parts.items()), parts
+    def _trainer(self, root):
+        "A Lightning `Trainer` for the epochs left: no logger, no checkpoints of its own (the run folder keeps them), files only under `root`."
+        import lightning as L
+        strategy = self.strategy
+        if strategy == 'auto' and self.devices > 1:
+            import multiprocessing as mp
+            strategy = 'ddp_fork' if 'fork' in mp.get_all_start_methods() else 'ddp_spawn'
+        precision = self.precision or ('bf16-mixed' if self.accel_ == 'gpu' else '32-true')
+        return L.Trainer(accelerator=self.accel_, devices=self.devices, strategy=strategy, precision=precision,
+                         max_epochs=self.epochs - self.epoch_, logger=False, enable_checkpointing=False, enable_model_summary=False,
+                         enable_progress_bar=self.progress, default_root_dir=root, use_distributed_sampler=False,
+                         num_sanity_val_steps=0, deterministic='warn')  # deterministic algorithms (warn where none exists)
 
     def _fit(self, train):
-        with self._threads(): self._train(train)
-
-    def _train(self, train):
-        import torch
-        from tqdm.auto import tqdm
-        self._setup(train)
-        if self._resume is not None: self.load_training_state(self._resume)
-        det = torch.are_deterministic_algorithms_enabled()
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        try:
-            bar = tqdm(range(self.epoch_, self.epochs), desc=self.name, disable=not self.progress, leave=False)
-            for _ in bar:
-                self.net_.train()
-                order, tot = torch.randperm(len(train.perts), generator=self.gen_), {}
-                for s in range(0, len(order), self.perts_per_batch):
-                    loss, parts = self._loss(order[s:s + self.perts_per_batch])
-                    self.opt_.zero_grad(); loss.backward(); self.opt_.step()
-                    for k, v in {'loss': loss, **parts}.items(): tot[k] = tot.get(k, 0) + float(v.detach()) / -(-len(order) // self.perts_per_batch)
-                self.epoch_ += 1
-                self.history_.append({'epoch': self.epoch_, **tot})
-                bar.set_postfix(loss=f"{tot['loss']:.4f}")
-                for cb in self._callbacks: cb(self)
-        finally: torch.use_deterministic_algorithms(det)
-        self.net_.eval()
+        import torch, tempfile, shutil
+        with _caller_untouched(self.num_threads):
+            import lightning as L
+            L.seed_everything(self.seed, verbose=False)
+            self._setup(train)
+            if self._resume is not None: self.load_training_state(self._resume)
+            self.rank_checksums_ = None
+            if self.epoch_ < self.epochs:
+                root = Path(tempfile.mkdtemp(prefix='vcc_lightning_'))
+                try:
+                    multi = self.devices > 1
+                    data = dict(C=self.C_, cm=self.cm_, V=self.V_, T=self.T_, F=self.F_, real=self.real_)
+                    module = _torch_classes()['CellTransitionModule'](self, data, self.opt_.state_dict(), root/'final.pt' if multi else None)
+                    loader = torch.utils.data.DataLoader(range(len(train.perts)), batch_sampler=_EpochBatches(len(train.perts), self.perts_per_batch, self.seed, module),
+                                                         collate_fn=torch.as_tensor)
+                    self._trainer(str(root)).fit(module, loader)
+                    if multi:  # the workers trained copies: take rank 0's state back
+                        final = torch.load(root/'final.pt', weights_only=False)
+                        self.opt_ = torch.optim.AdamW(self.net_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+                        self.load_training_state(final); self.rank_checksums_ = final['rank_checksums']
+                finally: shutil.rmtree(root, ignore_errors=True)
+        self.net_.to(self.dev_).eval()
 
     def predict_deltas(self, genes):
-        with self._threads(): return self._predict_deltas(genes)
+        with _caller_untouched(self.num_threads): return self._predict_deltas(genes)
 
     def _predict_deltas(self, genes):
         import torch
         genes = list(genes)
         out = np.tile(self.mean_delta_, (len(genes), 1))
-        F = torch.as_tensor(target_features(self.train_, genes, self.n_components, self.gene_embedding), device=self.dev_)
-        x = self.C_[self.eval_idx_.to(self.dev_)]
-        with torch.no_grad(), torch.autocast(self.dev_.type, dtype=torch.bfloat16, enabled=self.dev_.type == 'cuda'):
+        dev = next(self.net_.parameters()).device
+        F = torch.as_tensor(target_features(self.train_, genes, self.n_components, self.gene_embedding), device=dev)
+        x = self.C_[self.eval_idx_].to(dev)
+        with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == 'cuda'):
             pb = torch.cat([self.net_(x.expand(len(f), -1, -1), f).float().mean(1) for f in F.split(16)]) if len(genes) else torch.zeros(0, len(self.sel_))
         # the change of the evaluation cells from their own mean, as in training: free of those cells' sampling noise
         out[:, self.sel_] = pb.cpu().numpy().astype(np.float64) - x.float().mean(0).cpu().numpy()[None]
         return out
 
     def __getstate__(self):
-        "Pickles without the raw screen (`cells`); network, optimiser and RNG go as `training_state()` (the network's class is local)."
-        d = {k: v for k, v in self.__dict__.items() if k not in ('_cells', '_callbacks', '_resume', 'net_', 'opt_', 'gen_')}
+        "Pickles without the raw screen (`cells`); network and optimiser go as `training_state()`."
+        d = {k: v for k, v in self.__dict__.items() if k not in ('_cells', '_callbacks', '_resume', 'net_', 'opt_')}
         if 'net_' in self.__dict__: d['_state'] = self.training_state()
         return d
 
@@ -788,14 +900,15 @@ class CellTransitionModel(PerturbationModel):
         d = dict(d); state = d.pop('_state', None)
         self.__dict__.update(d)
         self._cells, self._callbacks, self._resume = None, (), None
+        for k, v in (('accelerator', 'auto'), ('devices', 1), ('strategy', 'auto'), ('precision', None)): self.__dict__.setdefault(k, v)  # older pickles
         if state is None: return
-        rng = torch.get_rng_state()  # the network's initialisation and the saved state would move the caller's random state
-        self.net_ = _make_net(len(self.sel_), self.F_.shape[1], self.hidden, np.zeros(len(self.sel_))).to(self.dev_)
+        rng = torch.get_rng_state()  # the network's initialisation would move the caller's random state
+        self.net_ = _make_net(len(self.sel_), self.F_.shape[1], self.hidden, np.zeros(len(self.sel_)))
         self.opt_ = torch.optim.AdamW(self.net_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        self.gen_ = torch.Generator(device='cpu')
         self.load_training_state(state)
         torch.set_rng_state(rng)
-        self.net_.eval()
+        dev = self.__dict__.get('dev_')
+        self.net_.to(dev if dev is not None and (dev.type != 'cuda' or torch.cuda.is_available()) else 'cpu').eval()
 
 # %% ../nbs/04_models.ipynb #7d7ec6c8
 class EnsembleModel(PerturbationModel):
