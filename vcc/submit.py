@@ -6,7 +6,7 @@ Docs: https://vcc-dev.github.io/vcc/submit.html.md"""
 
 # %% ../nbs/07_submit.ipynb #0ed501a8
 from __future__ import annotations
-import os, re, sys, json, errno, shutil, contextlib, hashlib, tarfile, tempfile, subprocess, importlib.metadata
+import os, re, sys, json, math, socket, errno, warnings, shutil, contextlib, hashlib, tarfile, tempfile, subprocess, importlib.metadata
 from datetime import datetime, timezone
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp, anndata as ad, h5py
@@ -16,13 +16,13 @@ from .data import (PERT_COL, CONTROL_LABEL, CELL_CAPS, DataError, ChallengeFolde
 from .models import CELL_RULES, PerturbationModel, scale_to_mean
 from .metrics import looks_lognorm
 from .evaluate import exploit_flags, read_run_cv
-from .train import load_run, read_run_config
+from .train import load_run, read_run_config, run_state, run_data
 
 # %% auto #0
 __all__ = ['BLOCKING_FLAGS', 'VCC_MEMBERS', 'PREP_RSS_PER_BYTE', 'SubmissionError', 'plan_cells', 'control_rows',
            'iter_prediction', 'write_prediction', 'sha256_file', 'disk_needed', 'check_prediction', 'prediction_flags',
            'check_vcc', 'run_prep', 'pack_vcc', 'vcc_h5ad_sha256', 'unpack_vcc', 'read_vcc', 'available_memory',
-           'choose_packer', 'model_config', 'make_submission', 'submit_run']
+           'choose_packer', 'model_config', 'stale_temporaries', 'make_submission', 'run_folder_data', 'submit_run']
 
 # %% ../nbs/07_submit.ipynb #e2fd1247
 class SubmissionError(DataError):
@@ -149,7 +149,7 @@ def _chunk_scan(m, path, start, labels, genes):
                             ('X holds negative values; log1p data is >= 0', 'fix the model or the cell rule'),
                             ('X holds log1p values >= 15, which cell-eval (>= 0.6.5) rejects in fractional data as counts mixed with log1p values',
                              "with the `scale` rule this is a gene detected in few control cells but predicted up, its whole mean put on those cells: "
-                             "fix the model, or pass rule='shift'"),
+                             "fix the model, or use the `shift` cell rule (--rule shift; rule='shift' in Python)"),
                             ('X is not log1p data', 'write log1p(normalised) values')][int(kind[k])]
             raise SubmissionError(path, f'{problem} [e.g. {where}]', fix) from None
     d = m.data
@@ -181,7 +181,7 @@ def check_prediction(path, # the prediction h5ad
     if absent: raise fail(f'{len(absent)} perturbation(s) of the counts file have no cells, e.g. {absent[:3]}', 'predict every gene of the counts file')
     other = sorted(set(counts.index) - set(targets) - {CONTROL_LABEL})
     if other: raise fail(f'{len(other)} label(s) that are not in the counts file, e.g. {other[:3]}', 'predict only the genes of the counts file (plus the controls)')
-    if len(obs) > cap: raise fail(f'{len(obs):,} cells, over the cap of {cap:,}', 'downsample with `plan_cells`')
+    if len(obs) > cap: raise fail(f'{len(obs):,} cells, over the cap of {cap:,}', 'write it again with vcc submit, which scales every group under the cap')
     if plan is not None:
         want_n = plan.set_index(PERT_COL)['n_cells']
         off = [g for g in want_n.index if counts.get(g, 0) != want_n[g]]
@@ -196,7 +196,8 @@ def check_prediction(path, # the prediction h5ad
     for start, stop, m in iter_X_chunks(path):
         lo, hi, fr, ir = _chunk_scan(m, path, start, labels, have)
         vmin, vmax, has_frac, int_rows, nnz = min(vmin, lo), max(vmax, hi), has_frac or fr, int_rows + ir, nnz + m.nnz
-    if nnz == 0 or not has_frac: raise fail('X holds only integers: it looks like counts, and cell-eval prep would normalise it again', 'write log1p(normalised) values')
+    if nnz == 0: raise fail('X is all zeros: no predicted or control cell expresses any gene', 'fix the model; a log1p prediction is above 0 wherever a gene is expressed')
+    if not has_frac: raise fail('X holds only integers: it looks like counts, and cell-eval prep would normalise it again', 'write log1p(normalised) values')
     if vmax >= 15: raise fail(f'X has fractional values and a maximum of {vmax:.3g} >= 15: counts and log1p values look mixed (cell-eval >= 0.6.5 rejects this)', 'write log1p(normalised) values only')
     if int_rows: raise fail(f'{int_rows:,} cells hold only integers while the others hold fractions (counts mixed with log1p values)', 'write log1p(normalised) values for every cell')
     return dict(n_cells=len(obs), n_genes=len(have), n_perturbations=len(targets), n_controls=int(counts[CONTROL_LABEL]),
@@ -345,10 +346,47 @@ def model_config(model) -> dict:
 
 def _check_version(version, root):
     if not isinstance(version, str) or not re.fullmatch(r'[A-Za-z0-9][A-Za-z0-9._-]*', version):
-        raise SubmissionError(Path(root)/str(version), 'a version name is letters, digits, ".", "_" and "-", starting with a letter or digit', 'use e.g. "v1" or "2025-08-01_linear"')
+        raise SubmissionError(Path(root)/str(version), 'a version name is letters, digits, ".", "_" and "-", starting with a letter or digit', 'use e.g. --version v1 or --version 2025-08-01_linear')
     final = Path(root)/version
-    if final.exists(): raise SubmissionError(final, 'this version exists, and a version is never overwritten', 'choose a new version name')
+    if final.exists(): raise SubmissionError(final, 'this version exists, and a version is never overwritten', 'choose a new --version name')
     return final
+
+def _strict_json(x):
+    "`x` with every NaN or infinite float as None, so `json.dumps(allow_nan=False)` writes strict JSON."
+    if isinstance(x, float): return x if math.isfinite(x) else None
+    if isinstance(x, dict): return {k: _strict_json(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)): return [_strict_json(v) for v in x]
+    return x
+
+def _relative(path, start) -> str:
+    "`path` relative to `start` (a manifest holds no absolute paths: it travels with its folder)."
+    try: return os.path.relpath(Path(path).absolute(), Path(start).absolute())
+    except ValueError: return Path(path).name  # another drive: the name alone
+
+# %% ../nbs/07_submit.ipynb #3dc94037
+_OWNER = '.owner.json'
+
+def _alive(pid:int) -> bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True
+    return True
+
+def stale_temporaries(root, # where version folders live
+                      clean:bool=True) -> list[tuple[Path, str]]:
+    "The hidden temporary folders of submits that were killed under `root`, each with what became of it (removed, or why it was left)."
+    out = []
+    for d in sorted(Path(root).glob('.*.tmp')) if Path(root).is_dir() else []:
+        if not d.is_dir(): continue
+        try: owner = json.loads((d/_OWNER).read_text())
+        except (OSError, ValueError): owner = None
+        if owner is None: out.append((d, 'left: no owner record (from an older vcc, or still being made); remove it if no vcc submit is running')); continue
+        if owner.get('host') != socket.gethostname(): out.append((d, f"left: made on {owner.get('host')}; remove it if no vcc submit runs there")); continue
+        if _alive(int(owner.get('pid', -1))): continue  # a submit running now
+        if clean:
+            shutil.rmtree(d, ignore_errors=True); out.append((d, f"removed: the temporary folder of a killed vcc submit (process {owner.get('pid')})"))
+        else: out.append((d, f"stale: the temporary folder of a killed vcc submit (process {owner.get('pid')})"))
+    return out
 
 # %% ../nbs/07_submit.ipynb #714a1153
 def make_submission(model, # a fitted `PerturbationModel`
@@ -370,33 +408,40 @@ def make_submission(model, # a fitted `PerturbationModel`
     "Build, check, flag and pack a model's prediction for a split into `root/version/` (the `.vcc`, checksums, manifest)."
     if packer not in ('auto', 'cell-eval', 'vcc'): raise ValueError(f"packer={packer!r}; use 'auto', 'cell-eval' or 'vcc'")
     if not hasattr(model, 'train_'): raise SubmissionError(f'<{type(model).__name__}>', 'the model is not fitted', 'call model.fit(TrainingSet...) first')
+    if model.train_.controls.n_obs == 0:
+        raise SubmissionError(f'<{type(model).__name__}>', 'the model holds no control cells, and a submission needs the real controls', 'train again without --max-controls 0 (keep at least 1; leave it out to keep all)')
     root = Path(root); final = _check_version(version, root)
     cf = ChallengeFolder(Path(folder))
     genes = read_gene_names(cf.gene_names)
     pc = read_pert_counts(cf.pert_counts(split), genes)
     cap = CELL_CAPS[split]
     plan = plan_cells(pc, model.train_.controls.n_obs, cap)
-    root.mkdir(parents=True, exist_ok=True)
+    try: root.mkdir(parents=True, exist_ok=True)
+    except OSError as e: raise SubmissionError(root, f'cannot be made ({e.strerror})', 'pass --root a folder you can write to') from None
+    if not os.access(root, os.W_OK | os.X_OK): raise SubmissionError(root, 'is read-only', 'pass --root a folder you can write to')
+    for d, what in stale_temporaries(root): warnings.warn(f'{d}: {what}')
     need, free = disk_needed(model, plan, rule), shutil.disk_usage(root).free
-    if need > free: raise SubmissionError(root, f'about {need / 2**30:.1f} GB of disk needed, {free / 2**30:.1f} GB free', f'free space on {root} or pass another root')
+    if need > free: raise SubmissionError(root, f'about {need / 2**30:.1f} GB of disk needed, {free / 2**30:.1f} GB free', f'free space on {root}, or pass --root a folder on another disk')
     tmp = Path(tempfile.mkdtemp(prefix=f'.{version}.', suffix='.tmp', dir=root))
     try:
         tmp.chmod(0o777 & ~_umask())
+        (tmp/_OWNER).write_text(json.dumps(dict(pid=os.getpid(), host=socket.gethostname())))  # so the next submit can tell a killed one's leftovers
         h5 = write_prediction(model, plan, tmp/'prediction.h5ad', genes, seed=seed, rule=rule, progress=progress)
         summary = check_prediction(h5, genes, pc, cap, plan)
         keep = control_rows(model.train_.controls.n_obs, int(plan.n_cells.iloc[-1]), seed)
-        flags = prediction_flags(h5, model.train_.controls[keep], list(model.train_.perts) + pc[PERT_COL].tolist())
+        # the real controls in the file's gene order (gene_names.csv may order the genes unlike the training file)
+        flags = prediction_flags(h5, model.train_.controls[keep][:, genes], list(model.train_.perts) + pc[PERT_COL].tolist())
         blocking = flags[flags.flag.isin(BLOCKING_FLAGS) & ~flags.flag.isin(allow_flags)]
         if len(blocking): raise SubmissionError(h5, 'exploit flags: ' + '; '.join(f'{r.flag}: {r.detail}' for r in blocking.itertuples()),
-                                                'fix the model, or pass allow_flags=(...) if this is intended')
+                                                'fix the model, or pass --allow-flag ' + ' --allow-flag '.join(blocking.flag) + ' if this is intended (allow_flags= in Python)')
         vcc = tmp/'submission.prep.vcc'
         packer, packer_reason = choose_packer(h5, packer)
         run_prep(h5, cf.gene_names, vcc, tmp_dir=tmp) if packer == 'cell-eval' else pack_vcc(h5, vcc)
         sha = dict(vcc=sha256_file(vcc), prediction_h5ad=sha256_file(h5), vcc_h5ad=vcc_h5ad_sha256(vcc))
         (tmp/'h5ad.sha256').write_text(f"{sha['prediction_h5ad']}  prediction.h5ad\n{sha['vcc_h5ad']}  pred.h5ad (unpacked from submission.prep.vcc)\n")
         run = dict(run or {})
-        manifest = dict(version=version, created_at=datetime.now(timezone.utc).isoformat(timespec='seconds'), split=split, data_folder=str(cf.root.resolve()),
-                        run_id=run.pop('id', None) or f"{model_config(model)['name']}-unsaved", run=run, model=model_config(model),
+        manifest = dict(version=version, created_at=datetime.now(timezone.utc).isoformat(timespec='seconds'), split=split, data_folder=_relative(cf.root, final),
+                        run_id=run.pop('id', None) or f"{model_config(model)['name']}-unsaved", training=run.pop('training', None), run=run, model=model_config(model),
                         seed=seed, cell_rule=rule or model.cell_rule, packer=packer, packer_reason=packer_reason,
                         cells=dict(cap=cap, asked=int(plan.n_asked.sum()), written=int(plan.n_cells.sum()), downsampled=bool((plan.n_cells < plan.n_asked).any()),
                                    per_group=dict(zip(plan[PERT_COL], plan.n_cells.astype(int).tolist()))),
@@ -407,8 +452,10 @@ def make_submission(model, # a fitted `PerturbationModel`
                         cell_eval_version=importlib.metadata.version('cell-eval'), vcc_version=importlib.metadata.version('vcc'), sha256=sha)
         if cv_results is not None: cv_results.to_csv(tmp/'cv_results.csv', index=False)
         if cv_deltas is not None: cv_deltas.write_h5ad(tmp/'cv_deltas.h5ad')
-        (tmp/'manifest.json').write_text(json.dumps(manifest, indent=2, default=_jsonable) + '\n')
+        manifest = _strict_json(json.loads(json.dumps(manifest, default=_jsonable)))  # strict JSON: NaN and Inf become null
+        (tmp/'manifest.json').write_text(json.dumps(manifest, indent=2, allow_nan=False) + '\n')
         if not keep_h5ad: h5.unlink()
+        (tmp/_OWNER).unlink()
         if final.exists(): raise SubmissionError(final, 'this version appeared while it was being built, and a version is never overwritten', 'choose a new version name')
         os.replace(tmp, final)
     except SubmissionError as e:  # name the file as the user knows it, not the temporary folder that is gone
@@ -419,14 +466,34 @@ def make_submission(model, # a fitted `PerturbationModel`
     return final
 
 # %% ../nbs/07_submit.ipynb #89fb55ec
+def run_folder_data(run) -> Path:
+    "The challenge folder a run was trained on (the folder of its training file), from its config; a `SubmissionError` where it has none."
+    run = Path(run); cfg = read_run_config(run)
+    if isinstance(cfg['data'], dict) or cfg['data'] == 'training.h5ad':
+        raise SubmissionError(run/'config.json', 'the run was trained on data given in memory, which has no gene_names.csv or counts file', 'pass --data the challenge folder')
+    p = run_data(run, cfg)
+    return p if p.is_dir() else p.parent
+
 def submit_run(run, # a run folder written by `vcc.train.train_run`
-               folder, # challenge folder with gene_names.csv and the split's counts file
-               version:str, # name of the version folder; never overwritten
+               data=None, # challenge folder with gene_names.csv and the split's counts file; None: the one the run was trained on
+               version:str|None=None, # name of the version folder; never overwritten
+               allow_unfinished:bool=False, # submit a torch run that stopped before its last epoch (recorded in the manifest)?
                **kwargs) -> Path: # the rest of `make_submission`'s arguments (split, root, seed, packer, ...)
-    "`make_submission` for a training run folder: its model, the run's id, path and config, and its `cv/` record if it was cross-validated."
+    "`make_submission` for a finished training run folder: its model, the run's id, path, config and progress, and its `cv/` record if it was cross-validated."
     run = Path(run)
-    model = load_run(run)  # a folder without config.json or checkpoint.pt fails here, naming it
-    info = dict(id=run.name, path=str(run.resolve()), config=read_run_config(run))
+    if not version: raise SubmissionError('<version>', 'no version name given', 'pass --version, e.g. --version v1')
+    state = run_state(run)  # a folder without config.json or checkpoint.pt, or with a corrupt one, fails here, naming the file
+    if state['status'] != 'done' and not allow_unfinished:
+        why = f" ({state['stopped_by']})" if state.get('stopped_by') else ''
+        raise SubmissionError(run, f"the run is unfinished: it stopped at epoch {state['epochs_done']} of {state['epochs_planned']}{why}",
+                              f'finish it with vcc train --resume {run}, or pass --allow-unfinished to submit it as it is')
+    folder = Path(data) if data is not None else run_folder_data(run)
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', message='.*stopped at epoch')  # allowed, and recorded in the manifest
+        model = load_run(run)
+    final = Path(kwargs.get('root', 'submissions'))/version
+    info = dict(id=run.name, path=_relative(run, final), config=read_run_config(run),
+                training={k: state[k] for k in ('status', 'epochs_done', 'epochs_planned')})
     cv = read_run_cv(run) or {}
     kwargs = dict(scores=cv.get('leaderboard'), cv_results=cv.get('results'), cv_deltas=cv.get('deltas')) | kwargs
-    return make_submission(model, folder, version, run=info, **kwargs)
+    return make_submission(model, folder if folder.is_dir() else folder.parent, version, run=info, **kwargs)
