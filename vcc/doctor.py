@@ -10,7 +10,8 @@ import sys, shutil, platform
 from importlib import metadata
 from pathlib import Path
 import pandas as pd
-from .data import DataError, validate_challenge_folder, TRAINING_FILE
+from .data import (DataError, validate_challenge_folder, read_pert_counts, read_gene_names, read_obs_var, ChallengeFolder,
+                      TRAINING_FILE, PERT_COUNTS_FILES, CELL_CAPS, PERT_COL, CONTROL_LABEL)
 
 # %% auto #0
 __all__ = ['KEY_PACKAGES', 'check_python', 'check_tools', 'check_data', 'needs_for', 'check_resources', 'check_gpu', 'preflight']
@@ -36,14 +37,27 @@ def check_tools(tools=('zstd', 'tar')) -> list[dict]:
             _row(f'program {t}', 'fail', 'not on PATH', f'apt-get install -y {t} (./run setup does it)') for t in tools]
 
 # %% ../nbs/07a_doctor.ipynb #de3d0ea8
-def check_data(folder) -> list[dict]:
-    "The challenge files of `folder`, validated by the data layer (the first problem found, with its fix)."
+def _cap_rows(cf:ChallengeFolder) -> list[dict]:
+    "A warning for each counts file whose cells, with the training controls, exceed its split's cap: what a submission then does."
+    n_ctl = int((read_obs_var(cf.training)[0][PERT_COL].astype(str) == CONTROL_LABEL).sum())
+    rows = []
+    for split, name in PERT_COUNTS_FILES.items():
+        if not cf.pert_counts(split).exists(): continue
+        total, cap = int(read_pert_counts(cf.pert_counts(split)).n_cells.sum()) + n_ctl, CELL_CAPS[split]
+        if total > cap:
+            rows.append(_row(f'cells {split}', 'warn', f'{name} asks for {total - n_ctl:,} cells, plus {n_ctl:,} controls: {total:,}, over the cap of {cap:,}',
+                             f'nothing to do: vcc submit scales every group by about {cap / total:.2f} (at least 1 cell each) and records it in manifest.json'))
+    return rows
+
+def check_data(folder, progress:bool|str=False) -> list[dict]:
+    "The challenge files of `folder`, validated by the data layer, every training cell streamed (the first problem found, with its fix)."
     folder = Path(folder)
     if not folder.exists(): return [_row('data folder', 'fail', f'{folder} does not exist', 'vcc simulate --out data/demo (built-in data) or point --data at the challenge files')]
-    try: table = validate_challenge_folder(folder)
-    except (DataError, FileNotFoundError) as e:
-        return [_row('data files', 'fail', str(e).split('. Fix: ')[0], str(e).split('. Fix: ')[-1] if 'Fix: ' in str(e) else '')]
-    return [_row(f'data {r.file}', 'ok', r.what) for r in table.itertuples()]
+    try:
+        table = validate_challenge_folder(folder, progress=progress)
+        caps = _cap_rows(ChallengeFolder(folder))
+    except DataError as e: return [_row('data files', 'fail', f'{e.path}: {e.problem}', e.fix)]
+    return [_row(f'data {r.file}', 'ok', r.what) for r in table.itertuples()] + caps
 
 # %% ../nbs/07a_doctor.ipynb #a380d0bb
 def _meminfo_gb(key='MemAvailable') -> float|None:
@@ -87,7 +101,7 @@ def check_gpu() -> list[dict]:
     return [_row('gpu', 'warn', f'none: {hint}; training runs on the CPU', 'for a GPU: install a CUDA build of torch into .venv (see README)')]
 
 # %% ../nbs/07a_doctor.ipynb #fc7e6525
-def preflight(folder='data/demo') -> pd.DataFrame:
+def preflight(folder='data/demo', progress:bool|str=False) -> pd.DataFrame:
     "Every check, one row each: check, status (ok/warn/fail), detail, fix."
-    rows = check_python() + check_tools() + check_data(folder) + check_resources(folder) + check_gpu()
+    rows = check_python() + check_tools() + check_data(folder, progress) + check_resources(folder) + check_gpu()
     return pd.DataFrame(rows, columns=['check', 'status', 'detail', 'fix'])
