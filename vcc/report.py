@@ -6,7 +6,7 @@ Docs: https://vcc-dev.github.io/vcc/report.html.md"""
 
 # %% ../nbs/07b_report.ipynb #19949203
 from __future__ import annotations
-import json, os, shutil, tempfile
+import json, os, re, shutil, tempfile
 from pathlib import Path
 import numpy as np, pandas as pd, anndata as ad
 from .data import PERT_COL, DataError, ChallengeFolder, validate_challenge_folder, _umask
@@ -14,17 +14,29 @@ from .evaluate import BASELINE, REPLICATE, evaluate_on_truth, leaderboard
 from .submit import read_vcc
 
 # %% auto #0
-__all__ = ['SUMMARY_COLUMNS', 'REPORT_NOTEBOOK', 'read_manifest', 'model_name', 'cv_leaderboard', 'version_summary',
-           'data_summary', 'model_table', 'read_cv_results', 'plot_metric_distributions', 'read_cv_deltas',
-           'example_perturbations', 'plot_predicted_vs_real', 'truth_leaderboard', 'flags_table', 'versions_table',
-           'plot_versions', 'write_report']
+__all__ = ['SUMMARY_COLUMNS', 'RANKING_NOTE', 'NO_CV', 'REPORT_NOTEBOOK', 'read_manifest', 'model_name', 'cv_leaderboard',
+           'version_summary', 'headline', 'cv_table', 'data_summary', 'class_name', 'model_table', 'read_cv_results',
+           'plot_metric_distributions', 'read_cv_deltas', 'example_perturbations', 'plot_predicted_vs_real',
+           'truth_leaderboard', 'flags_table', 'versions_table', 'plot_versions', 'report_html', 'write_report']
 
 # %% ../nbs/07b_report.ipynb #7df33aca
+def _from_version(path, version_dir) -> str|None:
+    "A path the manifest stores relative to its version folder, relative to the working folder (an absolute one as it is)."
+    if not path: return path
+    full = Path(os.path.normpath(Path(version_dir).absolute()/path))
+    try: return os.path.relpath(full)
+    except ValueError: return str(full)   # another drive (Windows)
+
 def read_manifest(version_dir) -> dict:
-    "The manifest of a submission version folder."
+    "The manifest of a submission version folder, its paths relative to the working folder."
     p = Path(version_dir)/'manifest.json'
     if not p.exists(): raise DataError(p, 'not found: this is not a submission version folder', 'pass a folder written by `vcc submit` (submissions/<version>)')
-    return json.loads(p.read_text())
+    try: man = json.loads(p.read_text())
+    except ValueError as e: raise DataError(p, f'not valid JSON ({e})', 'the version folder is damaged: submit the run again as a new version') from None
+    # paths are stored relative to the version folder (so a copied project still works): here, relative to where vcc runs
+    man['data_folder'] = _from_version(man.get('data_folder'), p.parent)
+    if isinstance(man.get('run'), dict) and man['run'].get('path'): man['run']['path'] = _from_version(man['run']['path'], p.parent)
+    return man
 
 def model_name(manifest:dict) -> str:
     "The submitted model's name as it appears in the leaderboard (the run's registry name, else the model's own)."
@@ -52,28 +64,62 @@ def version_summary(manifest:dict) -> dict:
         row['ceiling'] = float(ceil.score.iloc[0]) if len(ceil) else np.nan
     return {k: row.get(k, np.nan) for k in SUMMARY_COLUMNS}
 
+def headline(manifest:dict) -> str:
+    "One sentence on the version: split, model, run, date, and its cross-validated official score (or that it has none)."
+    s = version_summary(manifest)
+    head = f"**Version `{s['version']}`** ({s['split']} split), model `{s['model']}` from run `{s['run_id']}`, built {s['created_at']}: "
+    if pd.isna(s['score']):
+        return head + 'not cross-validated (run `vcc evaluate --run RUN` before `vcc submit` to keep a CV record with the version).'
+    return head + (f"cross-validated official score **{s['score']:.2f}** [{s['score_lo']:.2f}, {s['score_hi']:.2f}] "
+                   f"(x100; baseline 0, replicate ceiling {s['ceiling']:.2f}).")
+
+RANKING_NOTE = ('Rank by `score`, the official 2025 score (what the leaderboard computes: each metric scaled against the cell-mean '
+                'baseline, then averaged); the calibrated view instead scales each metric between the baseline (0) and the replicate '
+                'ceiling (1), so it weighs metrics with little room differently and can order models differently: read it as how much '
+                'of the reachable gain a model takes, not as the ranking.')
+NO_CV = 'No cross-validation was kept with this version: run `vcc evaluate --run RUN` before `vcc submit` to see it here.'
+
+def cv_table(manifest:dict) -> pd.DataFrame|None:
+    "The cross-validated leaderboard's columns a reader needs (None without a CV record)."
+    board = cv_leaderboard(manifest)
+    if board is None: return None
+    cols = [c for c in ['model', 'score', 'score_lo', 'score_hi', 'of_ceiling', 'calibrated', 'mae', 'discrimination_score_l1', 'overlap_at_N', 'flags'] if c in board]
+    return board[cols].fillna({'flags': ''}).round(4)
+
 # %% ../nbs/07b_report.ipynb #8c7db55e
 def data_summary(manifest:dict, # a version's manifest
                  data=None) -> pd.DataFrame: # the challenge folder (default: the one the version was built from)
     "The challenge folder validated again (a line per file), with the sizes and checksums recorded when the version was built."
     folder = Path(data or manifest['data_folder'])
     table = validate_challenge_folder(folder)
-    rec = pd.DataFrame([dict(file=k, bytes=v['bytes'], sha256=(v['sha256'] or '')[:16]) for k, v in manifest['data_files'].items()])
-    out = table.merge(rec, on='file', how='left')
-    return out.assign(bytes=out.bytes.astype('Int64'), sha256=out.sha256.fillna(''))
+    rec = pd.DataFrame([dict(file=k, bytes=f"{v['bytes']:,}", sha256=(v['sha256'] or 'not hashed')[:16]) for k, v in manifest['data_files'].items()],
+                       columns=['file', 'bytes', 'sha256'])
+    return table.merge(rec, on='file', how='left').fillna({'bytes': 'not recorded', 'sha256': 'not recorded'})
+
+def class_name(cls) -> str:
+    "A class's own name from a class, its repr (\"<class 'vcc.models.LinearModel'>\") or a dotted path."
+    text = cls.__name__ if isinstance(cls, type) else str(cls)
+    m = re.fullmatch(r"<class '([\w.]+)'>", text)
+    return (m.group(1) if m else text).rsplit('.', 1)[-1]
 
 def model_table(manifest:dict) -> pd.DataFrame:
     "The submitted model: class, parameters, the run it came from, seed, cell rule, packer, versions of vcc and cell-eval."
     cfg = (manifest.get('run') or {}).get('config') or {}
-    rows = [('model', manifest['model']['cls']), ('run', manifest['run_id']), ('run folder', (manifest.get('run') or {}).get('path', '')),
+    rows = [('model', class_name(manifest['model']['cls'])), ('run', manifest['run_id']), ('run folder', (manifest.get('run') or {}).get('path', '')),
             ('training data', cfg.get('data', '')), ('seed', manifest['seed']), ('cell rule', manifest['cell_rule']), ('packer', manifest['packer']),
             ('cells written', f"{manifest['cells']['written']:,} (cap {manifest['cells']['cap']:,}{', downsampled' if manifest['cells']['downsampled'] else ''})"),
-            ('vcc', manifest['vcc_version']), ('cell-eval', manifest['cell_eval_version'])]
+            ('vcc', manifest['vcc_version']), ('cell-eval', manifest.get('cell_eval_version') or 'not installed')]
     rows += [(f'param {k}', json.dumps(v)) for k, v in manifest['model']['params'].items()]
-    return pd.DataFrame(rows, columns=['field', 'value'])
+    return pd.DataFrame([(k, str(v)) for k, v in rows], columns=['field', 'value'])
 
 # %% ../nbs/07b_report.ipynb #b6d26654
 _METRICS = {'mae': 'MAE (lower is better)', 'discrimination_score_l1': 'PDS (higher is better)', 'overlap_at_N': 'DES (higher is better)'}
+
+def _horizontal() -> dict:
+    "boxplot's argument for horizontal boxes: `orientation` from matplotlib 3.10 (which deprecates `vert`), `vert` before."
+    import matplotlib
+    major, minor = (int(x) for x in matplotlib.__version__.split('.')[:2])
+    return {'orientation': 'horizontal'} if (major, minor) >= (3, 10) else {'vert': False}
 
 def read_cv_results(version_dir) -> pd.DataFrame|None:
     "Per held-out perturbation and model, the official metrics kept with the version (None if absent)."
@@ -88,7 +134,7 @@ def plot_metric_distributions(results:pd.DataFrame, # `cross_validate` output (`
     fig, axes = plt.subplots(1, 3, figsize=(13, 0.5 * len(order) + 1.8), sharey=True)
     for ax, (m, label) in zip(axes, _METRICS.items()):
         data = [results.loc[results.model == name, m].dropna().to_numpy() for name in order]
-        box = ax.boxplot(data, vert=False, patch_artist=True, widths=0.6)
+        box = ax.boxplot(data, patch_artist=True, widths=0.6, **_horizontal())
         for patch, name in zip(box['boxes'], order): patch.set_facecolor('C1' if name == highlight else ('0.8' if name in (BASELINE, REPLICATE) else 'C0'))
         ax.set(xlabel=label, title=label.split(' ')[0])
     axes[0].set_yticks(range(1, len(order) + 1), order)
@@ -171,6 +217,27 @@ def plot_versions(table:pd.DataFrame):
 # %% ../nbs/07b_report.ipynb #ef57568c
 REPORT_NOTEBOOK = Path(__file__).resolve().parents[1]/'nbs'/'report.ipynb' if '__file__' in globals() else Path('report.ipynb').resolve()
 
+def _json_value(x):
+    "summary.json is strict JSON: numpy numbers as Python's, a NaN (no CV record) as null."
+    if isinstance(x, (float, np.floating)): return None if np.isnan(x) else float(x)
+    return int(x) if isinstance(x, np.integer) else x
+
+def _relative_paths(executed:Path):
+    "papermill records the notebook's absolute paths in the executed notebook: keep them relative to where vcc runs."
+    nb = json.loads(executed.read_text())
+    pm_meta = nb.get('metadata', {}).get('papermill', {})
+    for k in ('input_path', 'output_path'):
+        if pm_meta.get(k): pm_meta[k] = os.path.relpath(pm_meta[k]) if k == 'input_path' else executed.name
+    executed.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
+
+def report_html(executed) -> str:
+    "HTML of an executed report notebook without its code and without papermill's parameters cell: a reader sees prose, tables and figures."
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+    ex = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    ex.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={'parameters', 'injected-parameters'}, enabled=True), enabled=True)
+    return ex.from_filename(str(executed))[0]
+
 def write_report(version_dir, # a submission version folder (submissions/<version>)
                  reports='reports', # where report folders go
                  data=None, # the challenge folder (default: the one the version was built from)
@@ -179,8 +246,7 @@ def write_report(version_dir, # a submission version folder (submissions/<versio
                  kernel_name:str='python3', progress:bool=False) -> Path:
     "Execute the report notebook for a version into `reports/<version>/` (report.ipynb, report.html, summary.json)."
     import papermill as pm
-    from nbconvert import HTMLExporter
-    vdir, reports, notebook = Path(version_dir).resolve(), Path(reports), Path(notebook or REPORT_NOTEBOOK)
+    vdir, reports, notebook = Path(version_dir).absolute(), Path(reports), Path(notebook or REPORT_NOTEBOOK)
     if not notebook.exists(): raise DataError(notebook, 'the report notebook is not there', 'use vcc from its repository (pip install -e .), or pass notebook=')
     man = read_manifest(vdir)
     final = reports/man['version']
@@ -189,14 +255,18 @@ def write_report(version_dir, # a submission version folder (submissions/<versio
     tmp = Path(tempfile.mkdtemp(prefix=f".{man['version']}.", suffix='.tmp', dir=reports))
     try:
         tmp.chmod(0o777 & ~_umask())
-        params = dict(version=man['version'], submissions=str(vdir.parent), reports=str(reports.resolve()), data=str(data or ''))
+        # paths relative to the folder vcc runs in (the notebook runs there too): the report holds no machine's absolute paths
+        rel = lambda p: os.path.relpath(Path(p).absolute())
+        params = dict(version=man['version'], submissions=rel(vdir.parent), reports=rel(reports), data=rel(data) if data else '')
         try: pm.execute_notebook(str(notebook), str(tmp/'report.ipynb'), parameters=params, kernel_name=kernel_name,
-                                 language='python', progress_bar=progress, cwd=str(tmp))
+                                 language='python', progress_bar=progress, cwd=os.getcwd())
         except pm.PapermillExecutionError as e:
-            raise DataError(vdir, f'the report notebook failed in cell {e.exec_count}: {e.ename}: {e.evalue}', 'fix the cause (nothing was kept), then run vcc report again') from None
-        body, _ = HTMLExporter().from_filename(str(tmp/'report.ipynb'))
-        (tmp/'report.html').write_text(body)
-        (tmp/'summary.json').write_text(json.dumps(version_summary(man), indent=1, default=float) + '\n')
+            problem, _, fix = e.evalue.partition('. Fix: ')  # an error that carries its own fix: that fix, once
+            raise DataError(vdir, f'the report notebook failed in cell {e.exec_count}: {e.ename}: {problem}',
+                            (fix or 'fix the cause, then run vcc report again') + ' (no report was kept)') from None
+        _relative_paths(tmp/'report.ipynb')
+        (tmp/'report.html').write_text(report_html(tmp/'report.ipynb'))
+        (tmp/'summary.json').write_text(json.dumps({k: _json_value(v) for k, v in version_summary(man).items()}, indent=1, allow_nan=False) + '\n')
         old = None
         if final.exists(): old = final.rename(final.with_name(f'.{final.name}.old'))  # kept until the new one is in place
         os.replace(tmp, final)
