@@ -50,7 +50,7 @@ def atomic_path(path, # final file name
     "Yield a temporary path beside `path`; rename it to `path` only if the block succeeds."
     path = Path(path)
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists and vcc never overwrites silently: remove it, or pass --overwrite (overwrite=True in Python)")
+        raise FileExistsError(f"{path} exists and vcc never overwrites silently: remove it, or pass --overwrite")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
     os.close(fd)
@@ -671,7 +671,7 @@ def write_screen(folder, # destination, e.g. data/demo
     "Write a simulated challenge folder: training h5ad, gene names, counts files, and the held-out truth."
     folder = Path(folder)
     if folder.exists() and any(folder.iterdir()) and not overwrite:
-        raise FileExistsError(f'{folder} exists and vcc never overwrites silently: remove it or pass overwrite=True')
+        raise FileExistsError(f'{folder} exists and vcc never overwrites silently: remove it, or pass --overwrite')
     model = make_screen_model(seed=seed, **kwargs)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f'.{folder.name}.', dir=folder.parent))
@@ -697,7 +697,7 @@ def write_screen(folder, # destination, e.g. data/demo
             write_csv(pert_counts_table(model, split, medians), cf.pert_counts(split))
         if truth: write_h5ad(effects_adata(model), cf.effects)
         if folder.exists() and any(folder.iterdir()) and not overwrite:  # someone wrote it meanwhile
-            raise FileExistsError(f'{folder} appeared while simulating and vcc never overwrites silently: remove it or pass overwrite=True')
+            raise FileExistsError(f'{folder} appeared while simulating and vcc never overwrites silently: remove it, or pass --overwrite')
         if folder.exists():
             old = Path(tempfile.mkdtemp(prefix=f'.{folder.name}.old.', dir=folder.parent)); old.rmdir()
             os.replace(folder, old); os.replace(tmp, folder)

@@ -149,7 +149,7 @@ def _chunk_scan(m, path, start, labels, genes):
                             ('X holds negative values; log1p data is >= 0', 'fix the model or the cell rule'),
                             ('X holds log1p values >= 15, which cell-eval (>= 0.6.5) rejects in fractional data as counts mixed with log1p values',
                              "with the `scale` rule this is a gene detected in few control cells but predicted up, its whole mean put on those cells: "
-                             "fix the model, or use the `shift` cell rule (--rule shift; rule='shift' in Python)"),
+                             "fix the model, or pass --cell-rule shift"),
                             ('X is not log1p data', 'write log1p(normalised) values')][int(kind[k])]
             raise SubmissionError(path, f'{problem} [e.g. {where}]', fix) from None
     d = m.data
@@ -433,7 +433,7 @@ def make_submission(model, # a fitted `PerturbationModel`
         flags = prediction_flags(h5, model.train_.controls[keep][:, genes], list(model.train_.perts) + pc[PERT_COL].tolist())
         blocking = flags[flags.flag.isin(BLOCKING_FLAGS) & ~flags.flag.isin(allow_flags)]
         if len(blocking): raise SubmissionError(h5, 'exploit flags: ' + '; '.join(f'{r.flag}: {r.detail}' for r in blocking.itertuples()),
-                                                'fix the model, or pass --allow-flag ' + ' --allow-flag '.join(blocking.flag) + ' if this is intended (allow_flags= in Python)')
+                                                'fix the model, or pass --allow-flags ' + ','.join(blocking.flag) + ' if this is intended')
         vcc = tmp/'submission.prep.vcc'
         packer, packer_reason = choose_packer(h5, packer)
         run_prep(h5, cf.gene_names, vcc, tmp_dir=tmp) if packer == 'cell-eval' else pack_vcc(h5, vcc)
