@@ -26,13 +26,14 @@ def next_version(*roots, prefix:str='v') -> str:
 
 # %% ../nbs/07c_pipeline.ipynb #61ef9b8c
 def run_pipeline(data=DEMO_DIR, # a challenge folder; the built-in demo folder (only it) is simulated if it is missing
-                 model:str='coexpression_tuned', # registry or preset name of the model to train and submit (`vcc.train.REGISTRY`, `PRESETS`)
+                 model:str|None=None, # registry or preset name of the model to train and submit; None: `vcc.cli.DEFAULT_MODEL`, as `vcc demo`
                  params:dict|None=None, # its parameters
                  compare=('pert_mean', 'linear', 'kernel_ridge'), # models cross-validated beside it
                  n_folds:int=5, split:str='validation', version:str|None=None, # None: the next free `v<n>`
                  runs='runs', submissions='submissions', reports='reports',
                  packer:str='auto', seed:int=0, report:bool=True, progress:bool=True) -> dict:
     "Data, train, cross-validate, submit, report; returns the folders (and the leaderboard) it wrote."
+    if model is None: from vcc.cli import DEFAULT_MODEL as model   # one default for vcc demo, vcc train and this (vcc.cli imports nothing heavy)
     data = Path(data)
     if data == Path(DEMO_DIR): prepare_demo(data, seed=seed, progress=progress)   # simulated if missing, then validated
     else: validate_challenge_folder(data)  # a user's folder: a missing or broken file is an error, never replaced by simulated data
