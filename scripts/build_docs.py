@@ -34,12 +34,21 @@ CSS = '''/* wider pages: notebook figures and tables need the room */
 '''
 API_CLASS = 'vcc-api'  # every show_doc entry gets an anchor with this class (the browser test counts them)
 
+# Notebooks that are pages besides the stages, with their page names: the example submission report (`vcc report`'s
+# notebook run on a small example version), which is a page of the site rather than a committed reports/ folder.
+EXTRA_PAGES = {'report.ipynb': 'example_report'}
+
 def stage_notebooks():
     "The stage notebooks `nbs/NN_*.ipynb` in pipeline order."
     return sorted(p for p in NBS.glob('[0-9]*_*.ipynb'))
 
+def doc_notebooks():
+    "Every notebook that is a page of the site: the stages in pipeline order, then `EXTRA_PAGES`."
+    return stage_notebooks() + [NBS/n for n in EXTRA_PAGES if (NBS/n).exists()]
+
 def page_name(nb: Path):
     "`00_data.ipynb` -> `data`: the page names nbdev/Quarto use, so nbdev's doc links (`data.html#simulate`) resolve."
+    if nb.name in EXTRA_PAGES: return EXTRA_PAGES[nb.name]
     from nbdev.config import nbpath2html
     return nbpath2html(nb).stem
 
@@ -54,7 +63,7 @@ def nb_key(nb: Path): return _digest(nb, *_lib_files())
 
 def site_key():
     "Hash of every input of the site: a stale `_docs/` is rebuilt, a fresh one reused."
-    return _digest(*stage_notebooks(), ROOT/'README.md', ROOT/'mkdocs.yml', Path(__file__), *_lib_files())
+    return _digest(*doc_notebooks(), ROOT/'README.md', ROOT/'mkdocs.yml', Path(__file__), *_lib_files())
 
 def is_fresh(): return STAMP.exists() and STAMP.read_text().strip() == site_key() and (SITE/'index.html').exists()
 
@@ -161,8 +170,19 @@ def _cached(src, dst):
     try: return json.loads(dst.read_text())['metadata'].get('vcc_docs', {}).get('key') == nb_key(src)
     except Exception: return False
 
-def _run_one(src, dst):
-    res = subprocess.run([sys.executable, __file__, '--one', str(src), str(dst)], cwd=ROOT, capture_output=True, text=True)
+LOCKS = ROOT/'build'/'docs_locks'
+
+def _run_one(src, dst, fresh_after:float|None=None):
+    """Execute `src` into `dst` unless `dst` is a cached execution of the same inputs (written after `fresh_after`, if given).
+    One process at a time per notebook (a file lock): when the notebook tests and the docs build ask for the same notebook at
+    once (`pytest -n 2`), the second waits and reuses the first's execution instead of running the notebook again."""
+    import fcntl
+    LOCKS.mkdir(parents=True, exist_ok=True)
+    with open(LOCKS/f'{page_name(src)}.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _cached(src, dst) and (fresh_after is None or dst.stat().st_mtime >= fresh_after):
+            return True, f'  reused {src.name} (executed already, same inputs)'
+        res = subprocess.run([sys.executable, __file__, '--one', str(src), str(dst)], cwd=ROOT, capture_output=True, text=True)
     if res.returncode: return False, f'FAILED {src.name}:\n{res.stdout[-3000:]}\n{res.stderr[-8000:]}'
     return True, res.stdout.strip()
 
@@ -170,8 +190,8 @@ def index_md():
     "The home page is the README (itself generated from nbs/index.ipynb), with the stage notebooks linked to their pages."
     md = (ROOT/'README.md').read_text()
     md = re.sub(r'^<!--.*?-->\s*', '', md, flags=re.S)
-    pages = {f'nbs/{nb.name}': page_name(nb) for nb in stage_notebooks()}
-    return re.sub(r'`(nbs/\d+_\w+\.ipynb)`', lambda m: f'[`{m.group(1)}`]({pages[m.group(1)]}.ipynb)' if m.group(1) in pages else m.group(0), md)
+    pages = {f'nbs/{nb.name}': page_name(nb) for nb in doc_notebooks()}
+    return re.sub(r'`(nbs/\w+\.ipynb)`', lambda m: f'[`{m.group(1)}`]({pages[m.group(1)]}.ipynb)' if m.group(1) in pages else m.group(0), md)
 
 def fix_anchors(site, pages):
     """Make every `#anchor` of the site resolve. (1) mkdocs-jupyter builds a page's table of contents with
@@ -220,10 +240,12 @@ def copy_mathjax(site):
 def build(jobs=2, force=False):
     t0 = time.time()
     for d in (EXEC, STAGE): d.mkdir(parents=True, exist_ok=True)
-    pages = [(nb, page_name(nb)) for nb in stage_notebooks()]
-    run = [(nb, EXEC/f'{name}.ipynb') for nb, name in pages if force or not _cached(nb, EXEC/f'{name}.ipynb')]
-    print(f'docs: {len(pages)} stage notebooks, executing {len(run)} ({len(pages)-len(run)} unchanged) with {jobs} worker(s)', flush=True)
-    with ThreadPoolExecutor(max(1, jobs)) as ex:
+    pages = [(nb, page_name(nb)) for nb in doc_notebooks()]
+    if force:  # re-execute all: what is cached is stale by request
+        for nb, name in pages: (EXEC/f'{name}.ipynb').unlink(missing_ok=True)
+    run = [(nb, EXEC/f'{name}.ipynb') for nb, name in pages if not _cached(nb, EXEC/f'{name}.ipynb')]
+    print(f'docs: {len(pages)} notebooks, executing {len(run)} ({len(pages)-len(run)} unchanged) with {jobs} worker(s)', flush=True)
+    with ThreadPoolExecutor(max(1, jobs)) as ex:   # _run_one reuses what another process executed meanwhile
         results = list(ex.map(lambda sd: _run_one(*sd), run))
     for ok, out in results: print(out, flush=True)
     if failed := [out.split(':')[0][7:] for ok, out in results if not ok]:

@@ -142,9 +142,9 @@ PAGE_INFO = r'''(() => {
 })()'''
 
 def _expected_pages():
-    "Home, then every stage notebook in pipeline order, with the title its page must show."
+    "Home, then every page notebook (the stages in pipeline order, then the example report), with the title its page must show."
     pages = [('index.html', None)]
-    for nb in build_docs.stage_notebooks():
+    for nb in build_docs.doc_notebooks():
         name = build_docs.page_name(nb)
         title = json.loads((build_docs.STAGE/f'{name}.ipynb').read_text())['metadata']['vcc_docs']['title']
         pages.append((f'{name}.html', title))
