@@ -9,7 +9,7 @@ from vcc.contexts import (make_context_screen, write_context_bundle, validate_bu
 from vcc.vccfile import (write_vcc_2026, read_vcc, read_vcc_meta, check_vcc, vcc_edition, vcc_cli_prep, verify_vcc_2026, perts_fingerprint,
                          SubmissionError, VCC_CLI_ENV)
 from vcc.submit2026 import (ContextMeanBaseline, write_submission_2026, make_submission_2026, submission_obs, cross_validate_2026,
-                            summarise_cv_2026, standin_score, run_demo_2026)
+                            summarise_cv_2026, StandinScore, Metrics2026Score, run_demo_2026)
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = ROOT/VCC_CLI_ENV/'bin'/'vcc'
@@ -144,7 +144,7 @@ def test_submission_caps_and_model_shape(bundle, tmp_path):
 
 def test_cv_and_demo_2026(vcc_cli, tmp_path):
     demo = run_demo_2026(tmp_path/'demo', root=tmp_path/'subs', version='demo', n_genes=150, n_perts=6, cells_per_pert=16, n_control=80,
-                         median_umi=3_000, n_folds=2, n_replicates=2, progress=False, verify='dry-run', score=standin_score)
+                         median_umi=3_000, n_folds=2, progress=False, verify='dry-run', score=StandinScore(n_replicates=2))
     board = demo['leaderboard']
     assert sorted(board.kind.unique()) == ['heldout_perts', 'leave_context_out', 'truth']
     assert ((board.s_lo <= board.s) & (board.s <= board.s_hi)).all()
@@ -152,5 +152,5 @@ def test_cv_and_demo_2026(vcc_cli, tmp_path):
     assert set(cv.context) == {'T1', 'T2', 'A', 'B', 'C'}
     assert json.loads(demo['manifest'].read_text())['vcc_cli']['verified_targets'] is True
     again = run_demo_2026(tmp_path/'demo', root=tmp_path/'subs', version='demo2', n_genes=150, n_perts=6, cells_per_pert=16, n_control=80,
-                          n_folds=2, n_replicates=1, progress=False, verify=None, score=standin_score)
+                          n_folds=2, progress=False, verify=None, score=StandinScore(n_replicates=1))
     assert again['folder'] == demo['folder']  # the bundle is reused
