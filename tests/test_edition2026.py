@@ -154,3 +154,18 @@ def test_cv_and_demo_2026(vcc_cli, tmp_path):
     again = run_demo_2026(tmp_path/'demo', root=tmp_path/'subs', version='demo2', n_genes=150, n_perts=6, cells_per_pert=16, n_control=80,
                           n_folds=2, progress=False, verify=None, score=StandinScore(n_replicates=1))
     assert again['folder'] == demo['folder']  # the bundle is reused
+
+
+def test_cv_with_the_exact_2026_score():
+    "Leave-one-context-out CV of the context-mean baseline scored by vcc.metrics2026 (cell-eval2's vcc2026): six metrics, b, r and s per context, intervals."
+    from vcc.contexts import context_adata
+    screen = make_context_screen(targets=(), training=('T1', 'T2'), n_genes=800, n_perts=8, cells_per_pert=300, n_control=600, seed=2)
+    screens = ad.concat([context_adata(screen, c) for c in screen.training], index_unique='-')
+    score = Metrics2026Score()
+    cv = cross_validate_2026(screens, kinds=('leave_context_out',), score=score)
+    assert cv.score.startswith('vcc.metrics2026')
+    assert cv.table.groupby('context').metric.nunique().tolist() == [6, 6]
+    assert np.isfinite(cv.table[['u', 'b', 'r']].to_numpy()).all()
+    assert (cv.table.r > cv.table.b).sum() >= 8  # the replicate ceiling above the baseline on most metrics
+    board = summarise_cv_2026(cv, score, n_boot=50)
+    assert len(board) == 6 and (board.s_lo <= board.s_hi).all()
