@@ -85,3 +85,25 @@ def test_gene_embedding(screen, tmp_path):
     with pytest.raises(DataError, match='more than once'): read_gene_embedding(tmp_path/'dup.csv')
     (tmp_path/'text.csv').write_text('gene,a\nX,b\n')
     with pytest.raises(DataError, match='no numeric columns'): read_gene_embedding(tmp_path/'text.csv')
+
+def test_auto_in_a_run(tmp_path):
+    "`auto` trains into a run folder by name (raw cells handed over by the preset) and loads back with its inner leaderboard."
+    from vcc.train import train_run, load_run
+    cands = {'pert_mean+kd': ['pert_mean', {'knockdown': True}], 'linear': ['linear', {'n_components': 4}]}
+    data = {'simulate': dict(n_genes=300, n_train=12, n_val=3, n_test=1, n_control=200, cells_per_pert=30, seed=5)}
+    run = train_run('auto', {'candidates': cands, 'n_folds': 2, 'blend': [2]}, data, runs_dir=tmp_path)
+    m = load_run(run)
+    assert m.leaderboard_.model.tolist()[0] == m.choice_ and len(m.leaderboard_) == 3 and m.leaderboard_.chosen.sum() == 1
+    assert set(m.fitted_) <= {'pert_mean+kd', 'linear'} and np.isfinite(m.predict_pseudobulk(['G_UNSEEN'])).all()
+    assert (m.leaderboard_.score_lo <= m.leaderboard_.score).all() and (m.leaderboard_.score <= m.leaderboard_.score_hi).all()
+
+@pytest.mark.parametrize('regime', ['network', 'predictable'])
+def test_regime_oracles(regime):
+    "On each further regime the oracle told direction and strength predicts held-out changes better than the perturbation mean."
+    from vcc.regimes import simulate_regime, OracleModel
+    scr = simulate_regime(regime, n_genes=400, n_train=16, n_val=6, n_test=1, n_control=300, cells_per_pert=60, seed=2)
+    tr, truth = TrainingSet.from_adata(scr.training), TrainingSet.from_adata(scr.truth['validation'])
+    val = truth.perts
+    real = np.asarray(truth.stats[val].X) - truth.control_mean()
+    err = lambda m: np.abs(m.fit(tr).predict_deltas(val) - real).mean()
+    assert err(OracleModel(scr.model, 'strength')) < err(PerturbationMeanModel())

@@ -152,13 +152,13 @@ class OracleModel(PerturbationModel):
     name = 'oracle'
     def __init__(self, screen:ScreenModel, # the true model of the screen (`SimulatedScreen.model`)
                  knows:str='strength', # one of ORACLE_KINDS
-                 n_cells:int=300, # fresh cells drawn per predicted perturbation
+                 n_cells:int=500, # fresh cells drawn per predicted perturbation
                  n_controls:int=2000, # fresh control cells (the reference of the change)
                  seed:int=12345): # seed of the fresh cells
         if knows not in ORACLE_KINDS: raise ValueError(f'knows={knows!r}: use one of {ORACLE_KINDS}')
         self.screen, self.knows, self.n_cells, self.n_controls, self.seed = screen, knows, n_cells, n_controls, seed
 
-    def __repr__(self): return f'OracleModel(knows={self.knows!r}, n_cells={self.n_cells}, seed={self.seed})'
+    def __repr__(self): return f'OracleModel(knows={self.knows!r}, n_cells={self.n_cells}, seed={self.seed})'  # not the whole screen
 
     def _mean_log1p(self, model, group, n):
         "Mean normalised log1p expression of `n` fresh cells of `group`."
@@ -187,8 +187,11 @@ class OracleModel(PerturbationModel):
         return dataclasses.replace(m, effects=effects, perts=perts)
 
     def predict_deltas(self, genes):
-        told, known = self.told(), set(self.screen.perts.index)
+        told, row = self.told(), {g: i for i, g in enumerate(self.screen.perts.index)}
         out = np.tile(self.mean_delta_, (len(genes), 1))
         for i, g in enumerate(genes):
-            if g in known: out[i] = self._mean_log1p(told, g, self.n_cells) - self.control_
+            if g not in row: continue
+            moved = told.effects[row[g]] != 0   # genes the knockdown leaves alone are told so: no sampling noise there
+            moved[told.perts.gene_index.iloc[row[g]]] = True
+            out[i] = np.where(moved, self._mean_log1p(told, g, self.n_cells) - self.control_, 0.0)
         return out
