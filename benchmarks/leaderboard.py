@@ -10,6 +10,16 @@ leaderboard.md, leaderboard.png and the per-perturbation results.csv into --out.
     .venv/bin/python benchmarks/leaderboard.py --data papalexi --repeats 3 --out runs/leaderboard_papalexi_x3   # 3 splits: intervals by perturbation
     .venv/bin/python benchmarks/leaderboard.py --data demo --models coexpression_tuned --ceiling-seeds '' --cell-rule shift --out /tmp/lb_shift
 
+Side by side, every regime of the simulator and Papalexi, with the oracles of each simulated screen (issue 22):
+
+    flock /tmp/vcc_heavy.lock .venv/bin/python benchmarks/leaderboard.py --suite --out runs/leaderboard_suite
+
+--suite: for each of regime:programs, regime:network, regime:predictable (simulated in memory at --regime-size) and
+papalexi, the leaderboard of --models (default: SUITE_MODELS: `auto`, every candidate of `vcc.auto.CANDIDATES`, the
+perturbation mean and the oracles), written into --out/<data>/; then suite.csv and suite.md with every data set's rows,
+each model's share of the oracle (`of_oracle`: its score over oracle_strength's) and of the replicate ceiling.
+--data regime:<name>: one screen of that regime (`vcc.regimes.simulate_regime`), oracles available as
+oracle_direction and oracle_strength.
 --data demo: the built-in simulated screen in data/demo (`vcc simulate --out data/demo` writes it; so does `vcc demo`).
 --data papalexi: the real Papalexi 2021 screen (299 genes: library sizes from obs 'total_counts').
 Any other value is read as a challenge folder or a training h5ad.
@@ -34,17 +44,41 @@ MODELS = {'control': ('control', {}), 'pert_mean': ('pert_mean', {}), 'pert_mean
           'linear_tuned': ('tuned', {'model': 'linear', 'grid': {'n_components': [5, 10, 20], 'ridge': [0.1, 1, 10], 'embedding': ['pca', 'controls']}}),
           'kernel_ridge_tuned': ('tuned', {'model': 'kernel_ridge', 'grid': {'n_components': [10, 20], 'ridge': [0.1, 1, 10], 'bandwidth': [0.25, 0.5, 1]}}),
           'coexpression_tuned': PRESETS['coexpression_tuned'],
-          'coexpression_tuned_noguard': ('tuned', {**PRESETS['coexpression_tuned'][1], 'guard_mae': False})}
-COLUMNS = ['model', 'score', 'score_lo', 'score_hi', 'of_ceiling', 'mae', 'mae_lo', 'mae_hi', 'discrimination_score_l1',
+          'coexpression_tuned_noguard': ('tuned', {**PRESETS['coexpression_tuned'][1], 'guard_mae': False}),
+          # chosen by inner CV over the training knockdowns of each fold (`vcc.auto.AutoModel`)
+          'auto': PRESETS['auto']}
+ORACLES = ('oracle_direction', 'oracle_strength')  # `vcc.regimes.OracleModel`, on simulated screens only
+SUITE_DATA = ['regime:programs', 'regime:network', 'regime:predictable', 'papalexi']
+SUITE_MODELS = ['auto', 'pert_mean', 'pert_mean+kd', 'linear', 'kernel_ridge', 'knn', 'coexpression', 'coexpression_tuned', 'cell_transition_tuned', *ORACLES]
+REGIME_SIZE = dict(n_genes=1500, n_train=48, n_val=4, n_test=4, n_control=1500, cells_per_pert=80)
+COLUMNS = ['model', 'score', 'score_lo', 'score_hi', 'of_ceiling', 'of_oracle', 'mae', 'mae_lo', 'mae_hi', 'discrimination_score_l1',
            'discrimination_score_l1_lo', 'discrimination_score_l1_hi', 'overlap_at_N', 'overlap_at_N_lo', 'overlap_at_N_hi', 'flags']
 
-def load(data:str):
-    "(raw AnnData, totals_key) of a --data value."
+def load(data:str, regime_size:dict|None=None, seed:int=0):
+    "(raw AnnData, totals_key, the simulator's ScreenModel or None) of a --data value."
     from vcc.data import read_papalexi, PAPALEXI_PATH, DEMO_DIR
     from vcc.train import load_training
-    if data == 'papalexi': return read_papalexi(PAPALEXI_PATH), 'total_counts'
+    if data == 'papalexi': return read_papalexi(PAPALEXI_PATH), 'total_counts', None
+    if data.startswith('regime:'):
+        from vcc.regimes import simulate_regime
+        scr = simulate_regime(data.split(':', 1)[1], seed=seed, **(regime_size or REGIME_SIZE))
+        return scr.training, None, scr.model
     adata, _ = load_training(DEMO_DIR if data == 'demo' else data)
-    return adata, None
+    return adata, None, None
+
+def factory(name:str, specs:dict, adata, screen):
+    "An unfitted-model factory of a leaderboard name: an oracle told `screen`'s truth, or a registry/preset spec."
+    if name in ORACLES:
+        if screen is None: raise SystemExit(f'{name} needs a simulated screen (--data regime:<name>): real data has no known truth')
+        from vcc.regimes import OracleModel
+        return functools.partial(OracleModel, screen, name.split('_', 1)[1])
+    from vcc.train import build_model
+    return functools.partial(build_model, *specs[name], adata)
+
+def with_shares(board):
+    "The leaderboard with `of_oracle`: each score over oracle_strength's (NaN without an oracle)."
+    oracle = board.loc[board.model == 'oracle_strength', 'score']
+    return board.assign(of_oracle=board.score / float(oracle.iloc[0]) if len(oracle) and float(oracle.iloc[0]) > 0 else float('nan'))
 
 def with_rule(make, rule):
     "An unfitted model from `make` whose `predict_cells` uses `rule`."
@@ -65,21 +99,46 @@ def main(argv=None):
     p.add_argument('--totals-key', help="obs column of library sizes for the models (default: 'total_counts' for papalexi, row sums otherwise; '' for row sums, which is how the scorer normalises the truth)")
     p.add_argument('--cell-rule', choices=['scale', 'shift', 'pseudobulk'], help="every model's rule for making cells (default: each model's own, 'scale'): to measure how it moves DES and PDS")
     p.add_argument('--overwrite', action='store_true')
+    p.add_argument('--suite', action='store_true', help=f'every data set of {SUITE_DATA} side by side (models: --models if given, else SUITE_MODELS)')
+    p.add_argument('--regime-size', help=f'JSON sizes of the simulated regimes (default {json.dumps(REGIME_SIZE)})')
     a = p.parse_args(argv)
-    from vcc.train import build_model
+    if a.suite: return suite(a, p)
+    run_one(a)
+
+def suite(a, parser):
+    "Each data set of SUITE_DATA into --out/<name>/, then suite.csv and suite.md side by side."
+    import pandas as pd
+    from vcc.evaluate import markdown_table
+    from vcc.data import write_csv
+    models = a.models if a.models != parser.get_default('models') else ','.join(SUITE_MODELS)
+    boards = []
+    for data in SUITE_DATA:
+        sub = argparse.Namespace(**{**vars(a), 'data': data, 'out': a.out/data.replace(':', '_'),
+                                    'models': ','.join(m for m in models.split(',') if data.startswith('regime:') or m not in ORACLES)})
+        boards.append(run_one(sub).assign(data=data))
+    table = pd.concat(boards, ignore_index=True)
+    write_csv(table, a.out/'suite.csv', overwrite=a.overwrite)
+    cols = ['data', 'model', 'score', 'score_lo', 'score_hi', 'of_oracle', 'of_ceiling', 'mae', 'discrimination_score_l1', 'overlap_at_N']
+    (a.out/'suite.md').write_text(markdown_table(table[cols].rename(columns={'discrimination_score_l1': 'PDS', 'overlap_at_N': 'DES', 'mae': 'MAE'}), digits=3))
+    print(f"wrote {a.out/'suite.csv'}, {a.out/'suite.md'}")
+    return table
+
+def run_one(a):
+    "The leaderboard of one --data value, written into --out; returns it."
+    a.regime_size = json.loads(a.regime_size) if isinstance(a.regime_size, str) else a.regime_size
     from vcc.evaluate import cross_validate, leaderboard, save_leaderboard, REPLICATE
     from vcc.data import write_csv
     import pandas as pd
     specs = {**MODELS, **{k: tuple(v) for k, v in json.loads(a.params or '{}').items()}}
     names = [n for n in a.models.split(',') if n] + [n for n in json.loads(a.params or '{}') if n not in a.models.split(',')]
-    adata, totals_key = load(a.data)
+    adata, totals_key, screen = load(a.data, a.regime_size, a.seed)
     if a.totals_key is not None: totals_key = a.totals_key or None
-    factories = {n: functools.partial(build_model, *specs[n], adata) for n in names}
+    factories = {n: factory(n, specs, adata, screen) for n in names}
     if a.cell_rule: factories = {n: functools.partial(with_rule, f, a.cell_rule) for n, f in factories.items()}
     t0 = time.time()
     results = cross_validate(adata, factories, n_folds=a.folds, seed=a.seed, repeats=a.repeats, max_controls=a.max_controls, totals_key=totals_key,
                              ceiling_seeds=tuple(int(s) for s in a.ceiling_seeds.split(',') if s))
-    board = leaderboard(results, seed=a.seed)
+    board = with_shares(leaderboard(results, seed=a.seed))
     a.out.mkdir(parents=True, exist_ok=True)
     paths = save_leaderboard(board, a.out, overwrite=a.overwrite)
     write_csv(results, a.out/'results.csv', overwrite=a.overwrite)
@@ -94,5 +153,6 @@ def main(argv=None):
         by = results.assign(target=measured.map({True: 'measured', False: 'unmeasured'})).groupby(['model', 'target'])
         print(f"\nmetric means by target, {measured.groupby(results.perturbation).first().sum()} of {results.perturbation.nunique()} targets measured:")
         print(by[['mae', 'discrimination_score_l1', 'overlap_at_N']].mean().unstack('target').round(4).to_string())
+    return board
 
 if __name__ == '__main__': main()
