@@ -37,12 +37,15 @@ def _fold_rows(preds:dict, # name -> predicted cells (log1p AnnData with control
 def _official(means:pd.Series, base:pd.Series) -> float:
     return float(combined_score(means[VCC_METRICS], base[VCC_METRICS]).set_index('metric').loc['avg_score', 'x100'])
 
-def inner_leaderboard(rows:pd.DataFrame, # `_fold_rows` of every fold
+def inner_leaderboard(rows:pd.DataFrame, # `_fold_rows` of every fold (a knockdown may be held out in several repeats)
                       n_boot:int=200, seed:int=0, ci:float=0.95) -> pd.DataFrame:
-    "One row per entry: pooled official score (x100) with a bootstrap interval over knockdowns, and the metric means; best first."
-    wide = {m: g.set_index('perturbation')[VCC_METRICS] for m, g in rows.groupby('model', sort=False)}
+    "One row per entry: pooled official score (x100) with a bootstrap interval over knockdowns (each drawn with all its repeats), and the metric means; best first."
+    wide = {m: g.set_index(['fold', 'perturbation'])[VCC_METRICS] for m, g in rows.groupby('model', sort=False)}
     base = wide.pop('cell_mean_baseline')
-    boot = np.random.default_rng(seed).integers(0, len(base), (n_boot, len(base)))
+    perts = base.index.get_level_values('perturbation')
+    rows_of = [np.flatnonzero(perts == p) for p in pd.unique(perts)]
+    draws = np.random.default_rng(seed).integers(0, len(rows_of), (n_boot, len(rows_of)))
+    boot = [np.concatenate([rows_of[i] for i in d]) for d in draws]
     lo, hi = (1 - ci) / 2 * 100, (1 + ci) / 2 * 100
     out = []
     for name, w in wide.items():
@@ -59,11 +62,14 @@ class AutoModel(PerturbationModel):
     def __init__(self, candidates:dict|None=None, # name -> (registry name or preset, params); None: `CANDIDATES`
                  cells=None, # the raw training screen (AnnData): the held-out knockdowns' real cells are scored
                  n_folds:int=3, # inner folds over the training knockdowns
+                 repeats:int|None=None, # K-fold splits (seeds seed, seed + 1, ...); None: enough that ~100 held-out predictions are scored (at most 5)
+                 guard_mae:bool=True, # prefer entries no worse than the baseline's MAE when one scores within the best's interval
                  rules:str='2025', # a `vcc.evaluate.SCORING_RULES` name: '2025' or 'installed'
                  blend:tuple=(2, 3), # also score equal blends of the top k candidates, for each k here
                  n_boot:int=200, # bootstrap samples of the inner leaderboard's intervals
                  seed:int=0, progress:bool=False):
         self.candidates, self._cells, self.n_folds, self.rules, self.blend = candidates, cells, n_folds, rules, tuple(blend)
+        self.repeats, self.guard_mae = repeats, guard_mae
         self.n_boot, self.seed, self.progress = n_boot, seed, progress
 
     def _make(self, name):
@@ -81,8 +87,13 @@ class AutoModel(PerturbationModel):
         return SCORING_RULES[self.rules]
 
     def _folds(self, perts:list) -> list:
-        order = np.random.default_rng(self.seed).permutation(len(perts))
-        return [[perts[i] for i in f] for f in np.array_split(order, min(self.n_folds, len(perts)))]
+        "The held-out knockdowns of every inner fold, over all repeats."
+        repeats = self.repeats or int(min(5, max(1, np.ceil(100 / max(len(perts), 1)))))
+        out = []
+        for r in range(repeats):
+            order = np.random.default_rng(self.seed + r).permutation(len(perts))
+            out += [[perts[i] for i in f] for f in np.array_split(order, min(self.n_folds, len(perts)))]
+        return out
 
     def _fit(self, train:TrainingSet):
         from tqdm.auto import tqdm
@@ -122,13 +133,17 @@ class AutoModel(PerturbationModel):
         board = inner_leaderboard(rows, self.n_boot, self.seed)
         board['fit_seconds'] = board.model.map(seconds)
         best = board.model[0]
+        base_mae = rows.loc[rows.model == 'cell_mean_baseline', 'mae'].mean()
+        safe = board[(board.mae <= base_mae) & (board.score >= board.score_lo[0])]
+        if self.guard_mae and len(safe): best = safe.model.iloc[0]  # the official score gives nothing for an MAE above the baseline's
         members = best[len('blend('):-1].split('+') if best.startswith('blend(') else [best]
         board['chosen'] = board.model == best
+        board = pd.concat([board, pd.DataFrame([{'model': 'cell_mean_baseline', 'score': 0.0, 'fit_seconds': 0.0, 'chosen': False, **rows[rows.model == 'cell_mean_baseline'][VCC_METRICS].mean()}])], ignore_index=True)
         self.leaderboard_, self.results_, self.choice_ = board, rows, best
         self.fitted_ = {m: self._make(m).fit(train) for m in members}
         self.weights_ = pd.Series(1 / len(members), index=members, name='weight')
         self.cv_mae_ = board.set_index('model')['mae']   # the run report's column: the inner-CV MAE of each member
-        self.cv_mae_[self.name] = board.mae[0]
+        self.cv_mae_[self.name] = self.cv_mae_[best]
 
     def predict_deltas(self, genes):
         "The chosen candidate's predicted change (each member's, after its own knockdown rule and floor, averaged for a blend)."
