@@ -6,7 +6,7 @@ Docs: https://vcc-dev.github.io/vcc/train.html.md"""
 
 # %% ../nbs/05_train.ipynb #1de6cffd
 from __future__ import annotations
-import io, json, os, errno, shutil, pickle, time, datetime, difflib, functools, inspect, warnings
+import io, json, os, errno, shutil, signal, threading, contextlib, pickle, time, datetime, difflib, functools, inspect, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, anndata as ad
 import vcc
@@ -222,6 +222,18 @@ def _state(run:Path, status:str, model=None, error:str|None=None):
     s = dict(status=status, epochs_done=done, epochs_planned=epochs, error=error, updated=datetime.datetime.now().isoformat(timespec='seconds'))
     _write_atomic(run/'state.json', json.dumps(s, indent=1), run)
 
+@contextlib.contextmanager
+def _ctrl_c_stays_ctrl_c():
+    "Lightning turns Ctrl-C into `SystemExit(1)` and leaves SIGINT ignored: give the caller back its KeyboardInterrupt and its handler."
+    main = threading.current_thread() is threading.main_thread()
+    handler = signal.getsignal(signal.SIGINT) if main else None
+    try: yield
+    except SystemExit as e:
+        if e.code in (0, None): raise
+        raise KeyboardInterrupt('interrupted while training') from None
+    finally:
+        if main and handler is not None: signal.signal(signal.SIGINT, handler)
+
 def _fit_in_run(run:Path, cfg:dict, adata, train, resume:dict|None, callbacks) -> PerturbationModel:
     import torch
     np.random.seed(cfg['seed']); torch.manual_seed(cfg['seed'])
@@ -233,7 +245,7 @@ def _fit_in_run(run:Path, cfg:dict, adata, train, resume:dict|None, callbacks) -
                 _atomic_save({'kind': 'torch', 'state': m.training_state(), 'done': m.epoch_ == m.epochs}, run/'checkpoint.pt', run)
                 _write_atomic(run/'history.json', json.dumps(m.history_, indent=1), run)
                 _state(run, 'running', m)
-        model.fit(train, resume=resume, callbacks=[save, *callbacks])
+        with _ctrl_c_stays_ctrl_c(): model.fit(train, resume=resume, callbacks=[save, *callbacks])
         if resume is not None and resume['epoch'] >= model.epochs: save(model)
     else:
         model.fit(train)
