@@ -1,5 +1,5 @@
 "Parity of `vcc.metrics` with the installed cell-eval 0.8.2 / pdex 0.3 (run for real on small random screens)."
-import logging
+import json, logging, os, subprocess, sys
 import numpy as np, pandas as pd, polars as pl, scipy.sparse as sp, anndata as ad
 import pytest
 from scipy.stats import mannwhitneyu, false_discovery_control
@@ -235,3 +235,45 @@ def test_h5ad_scoring_imports_pandas_only_for_its_tables(tmp_path):
     out = subprocess.run([sys.executable, '-c', child], capture_output=True, text=True, check=True).stdout.split('\n')
     assert out[:2] == ['False False', 'DataFrame DataFrame']
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / 'res.csv'), want, check_exact=False, atol=1e-12)
+
+
+PROCESS_STATE = """
+import sys, gc, atexit, json, os, numba, numba.np.linalg as linalg
+from numba.core import config
+hooks, _register = [], atexit.register
+def _noting(f, *a, **k):  # exit hooks registered from now on; third-party ones (colorama, multiprocessing) are theirs, not vcc's
+    hooks.append(f'{getattr(f, "__module__", None)}.{getattr(f, "__qualname__", f)}'); return _register(f, *a, **k)
+atexit.register = _noting
+def state():
+    return dict(layer=config.THREADING_LAYER, gc=gc.isenabled(), thresholds=list(gc.get_threshold()), freeze=gc.get_freeze_count(),
+                switch=sys.getswitchinterval(), blas_probe=linalg.ensure_blas.__qualname__,
+                vcc_or_gc_exit_hooks=[h for h in hooks if h.startswith(('vcc', 'gc.', 'None.freeze'))])
+"""
+
+def test_import_and_score_leave_the_process_alone(tmp_path):
+    "`import vcc.metrics` and scoring (AnnData and h5ad sides) change no process-wide setting; `fast_process` puts back what it changed."
+    child = PROCESS_STATE + f"""
+before = state()
+import vcc.metrics as m, vcc.score_engine as e
+after_import = state()
+p, r = m.synthetic_screen(3, 20, 30, 100, seed=1)
+m.score_prediction(p, r); p.write_h5ad('{tmp_path}/p.h5ad'); r.write_h5ad('{tmp_path}/r.h5ad')
+m.score_prediction('{tmp_path}/p.h5ad', '{tmp_path}/r.h5ad', rules='installed')
+after_score = state()
+patched = [k.__name__ for k in e._KERNELS if 'load_overload' in vars(getattr(k, '_cache', None) or object())]
+with m.fast_process():
+    inside = state()
+    m.score_prediction('{tmp_path}/p.h5ad', '{tmp_path}/r.h5ad')
+after_fast = state()
+patched_after = [k.__name__ for k in e._KERNELS if 'load_overload' in vars(getattr(k, '_cache', None) or object())]
+print(json.dumps(dict(before=before, after_import=after_import, after_score=after_score, inside=inside, after_fast=after_fast,
+                      patched=patched, patched_after=patched_after)))
+"""
+    env = {k: v for k, v in os.environ.items() if k != 'NUMBA_THREADING_LAYER'}
+    out = json.loads(subprocess.run([sys.executable, '-c', child], capture_output=True, text=True, check=True, env=env).stdout.splitlines()[-1])
+    before = out['before']
+    assert out['after_import'] == before, 'importing vcc.metrics changed process-wide state'
+    assert out['after_score'] == before, 'scoring changed process-wide state'
+    assert out['patched'] == [], 'numba cache loaders patched outside fast_process'
+    assert out['inside']['layer'] == 'workqueue' and out['inside']['gc'] is False  # what the context is for
+    assert out['after_fast'] == before and out['patched_after'] == [], 'fast_process did not restore what it changed'
