@@ -120,8 +120,23 @@ def suite(a, parser):
     write_csv(table, a.out/'suite.csv', overwrite=a.overwrite)
     cols = ['data', 'model', 'score', 'score_lo', 'score_hi', 'of_oracle', 'of_ceiling', 'mae', 'discrimination_score_l1', 'overlap_at_N']
     (a.out/'suite.md').write_text(markdown_table(table[cols].rename(columns={'discrimination_score_l1': 'PDS', 'overlap_at_N': 'DES', 'mae': 'MAE'}), digits=3))
-    print(f"wrote {a.out/'suite.csv'}, {a.out/'suite.md'}")
+    plot_suite(table).savefig(a.out/'suite.png', dpi=90, bbox_inches='tight')
+    print(f"wrote {a.out/'suite.csv'}, {a.out/'suite.md'}, {a.out/'suite.png'}")
     return table
+
+def plot_suite(table):
+    "One panel per data set: each model's official score (x100) with its interval; auto dark, oracles and the ceiling grey."
+    import matplotlib.pyplot as plt
+    data = list(dict.fromkeys(table.data))
+    fig, axes = plt.subplots(1, len(data), figsize=(4.2 * len(data), 5), sharey=False)
+    for ax, d in zip(axes, data):
+        b = table[table.data == d].sort_values('score')
+        y = range(len(b))
+        colors = ['C3' if m == 'auto' else '0.65' if m in (*ORACLES, 'replicate', 'cell_mean_baseline') else 'C0' for m in b.model]
+        ax.barh(list(y), b.score, xerr=[b.score - b.score_lo, b.score_hi - b.score], color=colors, capsize=2)
+        ax.set(yticks=list(y), yticklabels=b.model, xlabel='official score (x100; baseline = 0)', title=d)
+    fig.tight_layout()
+    return fig
 
 def run_one(a):
     "The leaderboard of one --data value, written into --out; returns it."

@@ -1,0 +1,67 @@
+"""What `auto` (`vcc.auto.AutoModel`: inner 3-fold CV of every candidate, official score, refit) costs, measured at
+reduced sizes of the challenge's shape and EXTRAPOLATED to the full 221,273 cells x 18,080 genes on this machine.
+
+Each scale s shrinks the genes and the cells (controls and cells per knockdown) by s and keeps the 150 training
+knockdowns (the inner CV's work grows with them, not with s): at s = 1 it is the full-size screen. Every scale runs
+in its own process (its peak RSS is its own): it simulates the screen in memory (`vcc.data.simulate`, not timed),
+then times `AutoModel(cells=screen).fit(train)` and, as the peer, fitting the single model `coexpression_tuned`
+(the previous default). Time and peak RSS are fitted as power laws of s on the measured scales and extrapolated to
+s = 1: an extrapolation, not a measurement; the per-candidate inner-CV seconds say where the time goes.
+
+    flock /tmp/vcc_heavy.lock .venv/bin/python benchmarks/bench_auto.py                      # scales 0.035, 0.07, 0.14 (608 genes at least: 4 per knockdown)
+    flock /tmp/vcc_heavy.lock .venv/bin/python benchmarks/bench_auto.py --scales 0.035,0.07 --json /tmp/auto.json
+
+Prints a table; asserts nothing.
+"""
+import argparse, json, resource, subprocess, sys, time
+import numpy as np
+
+FULL = dict(n_genes=18_080, n_train=150, n_control=38_176, n_train_cells=221_273)
+
+def sizes(scale:float) -> dict:
+    "make_screen_model sizes of a screen `scale` times the full one in genes and cells, with the full 150 training knockdowns."
+    cells_per_pert = (FULL['n_train_cells'] - FULL['n_control']) / FULL['n_train'] * scale
+    return dict(n_genes=int(FULL['n_genes'] * scale), n_train=FULL['n_train'], n_val=1, n_test=1,
+                n_control=int(FULL['n_control'] * scale), cells_per_pert=max(cells_per_pert, 20.0))
+
+def one(scale:float, seed:int=0) -> dict:
+    "Measure one scale in this process."
+    from vcc.data import simulate
+    from vcc.models import TrainingSet
+    from vcc.auto import AutoModel
+    from vcc.train import build_model
+    scr = simulate(seed=seed, **sizes(scale))
+    adata = scr.training
+    train = TrainingSet.from_adata(adata)
+    t = time.perf_counter(); build_model('coexpression_tuned', {}).fit(train); peer = time.perf_counter() - t
+    t = time.perf_counter(); auto = AutoModel(cells=adata, seed=seed).fit(train); total = time.perf_counter() - t
+    return dict(scale=scale, genes=adata.n_vars, cells=adata.n_obs, auto_s=round(total, 1), peer_s=round(peer, 2),
+                rss_gb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2), choice=auto.choice_,
+                inner_s={m: round(float(s), 1) for m, s in zip(auto.leaderboard_.model, auto.leaderboard_.fit_seconds) if not m.startswith('blend(')})
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--scales', default='0.035,0.07,0.14', help='comma-separated shares of the full size')
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--json', help='also write the rows here')
+    p.add_argument('--one', type=float, help=argparse.SUPPRESS)  # a child process: measure this scale, print JSON
+    a = p.parse_args(argv)
+    if a.one is not None: print(json.dumps(one(a.one, a.seed))); return
+    rows = []
+    for s in map(float, a.scales.split(',')):
+        out = subprocess.run([sys.executable, __file__, '--one', str(s), '--seed', str(a.seed)], capture_output=True, text=True)
+        if out.returncode: sys.exit(f'scale {s} failed:\n{out.stderr[-3000:]}')
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1])); print(rows[-1], flush=True)
+    s = np.array([r['scale'] for r in rows])
+    print(f"\n{'scale':>8} {'genes':>6} {'cells':>8} {'auto s':>8} {'coexpression_tuned s':>21} {'ratio':>6} {'peak RSS GB':>12}  choice")
+    for r in rows: print(f"{r['scale']:8.4f} {r['genes']:6d} {r['cells']:8d} {r['auto_s']:8.1f} {r['peer_s']:21.2f} {r['auto_s'] / max(r['peer_s'], 1e-9):6.1f} {r['rss_gb']:12.2f}  {r['choice']}")
+    if len(rows) >= 2:
+        for key, unit in (('auto_s', 's'), ('rss_gb', 'GB')):
+            k, c = np.polyfit(np.log(s), np.log([r[key] for r in rows]), 1)
+            print(f"EXTRAPOLATED to the full 221,273 x 18,080 (s = 1) from a power law s^{k:.2f} fitted on the scales above: "
+                  f"{key} ~ {np.exp(c):,.0f} {unit}" + (f" ({np.exp(c) / 3600:.2f} h)" if unit == 's' else ''))
+        per = {m: [r['inner_s'].get(m, np.nan) for r in rows] for m in rows[-1]['inner_s']}
+        print('inner-CV seconds (fits and predictions, scoring not included) by candidate at the largest scale: ' + ', '.join(f'{m} {v[-1]}' for m, v in per.items()))
+    if a.json: open(a.json, 'w').write(json.dumps(rows, indent=1))
+
+if __name__ == '__main__': main()
