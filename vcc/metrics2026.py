@@ -178,25 +178,45 @@ def cpm_2026(X) -> sp.csr_matrix:
     "Counts scaled to 1e6 per cell (scanpy's `normalize_total` arithmetic), as a new float64 CSR."
     return _to_cpm(_csr64(X))
 
+@nb.njit(cache=True)
+def _kept_columns(indptr, indices, data, col_pos, n_kept):
+    "The values of the kept columns of a CSR, column by column (CSC without the row indices)."
+    ptr = np.zeros(n_kept + 1, np.int64)
+    for j in range(len(indices)):
+        c = col_pos[indices[j]]
+        if c >= 0: ptr[c + 1] += 1
+    for c in range(n_kept): ptr[c + 1] += ptr[c]
+    vals = np.empty(ptr[n_kept]); pos = ptr[:n_kept].copy()
+    for i in range(len(indptr) - 1):
+        for j in range(indptr[i], indptr[i + 1]):
+            c = col_pos[indices[j]]
+            if c >= 0: vals[pos[c]] = data[j]; pos[c] += 1
+    return ptr, vals
+
 @nb.njit(parallel=True, cache=True)
-def _sort_columns(indptr, values):
-    "Sort each column's values in place and compress it to its distinct values: their counts, how many lie below, sum(t^3 - t)."
-    n_cols = len(indptr) - 1
-    cnt = np.zeros(len(values), np.int32); less = np.zeros(len(values), np.int32)
-    n_distinct = np.zeros(n_cols, np.int64); tie = np.zeros(n_cols)
+def _distinct_columns(ptr, values):
+    "Sort each column in place and keep its distinct values, how many values lie below each, and sum(t^3 - t)."
+    n_cols = len(ptr) - 1
+    less = np.zeros(len(values), np.int32); n_distinct = np.zeros(n_cols, np.int64); tie = np.zeros(n_cols)
     for c in nb.prange(n_cols):
-        lo, m = indptr[c], indptr[c + 1] - indptr[c]
+        lo, m = ptr[c], ptr[c + 1] - ptr[c]
         values[lo:lo + m] = np.sort(values[lo:lo + m])
         k = lo; i = 0
         while i < m:
             j = i
             while j + 1 < m and values[lo + j + 1] == values[lo + i]: j += 1
             t = j - i + 1
-            values[k] = values[lo + i]; cnt[k] = t; less[k] = i
+            values[k] = values[lo + i]; less[k] = i
             tie[c] += float(t) * float(t) * float(t) - float(t)
             k += 1; i = j + 1
         n_distinct[c] = k - lo
-    return cnt, less, n_distinct, tie
+    out_ptr = np.zeros(n_cols + 1, np.int64)
+    for c in range(n_cols): out_ptr[c + 1] = out_ptr[c] + n_distinct[c]
+    vals = np.empty(out_ptr[n_cols]); out_less = np.empty(out_ptr[n_cols], np.int32)
+    for c in nb.prange(n_cols):
+        for k in range(n_distinct[c]):
+            vals[out_ptr[c] + k] = values[ptr[c] + k]; out_less[out_ptr[c] + k] = less[ptr[c] + k]
+    return out_ptr, vals, out_less, tie
 
 @dataclass
 class ControlRanks:
@@ -204,7 +224,11 @@ class ControlRanks:
     n: int                 # control cells
     kept: np.ndarray       # gene columns kept by the CPM gate (sorted)
     mean_cpm: np.ndarray   # mean CPM of every gene over the control cells
-    ptr: np.ndarray; vals: np.ndarray; cnt: np.ndarray; less: np.ndarray; nnz: np.ndarray; tie: np.ndarray
+    ptr: np.ndarray        # kept gene c's distinct values are vals[ptr[c]:ptr[c + 1]]
+    vals: np.ndarray       # the distinct nonzero values, ascending
+    less: np.ndarray       # how many of the gene's nonzero control values lie below each
+    nnz: np.ndarray        # nonzero control values per kept gene
+    tie: np.ndarray        # sum(t^3 - t) over the gene's nonzero tie groups
 
 def control_ranks(ctrl_counts) -> ControlRanks:
     "Sort the control cells' log1p-CPM values of each gene kept by the 5 CPM gate."
@@ -212,19 +236,17 @@ def control_ranks(ctrl_counts) -> ControlRanks:
     n = cpm.shape[0]
     mean_cpm = np.asarray(cpm.sum(0)).ravel() / n
     kept = np.flatnonzero(mean_cpm > CPM_GATE)
-    csc = cpm[:, kept].tocsc(); del cpm
-    np.log1p(csc.data, out=csc.data)  # numpy's log1p, as scanpy's: equal values must tie exactly as they do in pdex
-    indptr = csc.indptr.astype(np.int64)
-    cnt, less, nd, tie = _sort_columns(indptr, csc.data)
-    starts = indptr[:-1]
-    keep = (np.arange(len(csc.data)) - np.repeat(starts, np.diff(indptr))) < np.repeat(nd, np.diff(indptr))
-    ptr = np.r_[0, np.cumsum(nd)].astype(np.int64)
-    return ControlRanks(n, kept, mean_cpm, ptr, csc.data[keep], cnt[keep], less[keep], np.diff(indptr), tie)
+    col_pos = np.full(cpm.shape[1], -1, np.int64); col_pos[kept] = np.arange(len(kept))
+    ptr, values = _kept_columns(cpm.indptr.astype(np.int64), cpm.indices, cpm.data, col_pos, len(kept)); del cpm
+    np.log1p(values, out=values)  # numpy's log1p, as scanpy's: equal values must tie exactly as they do in pdex
+    vptr, vals, less, tie = _distinct_columns(ptr, values)
+    return ControlRanks(n, kept, mean_cpm, vptr, vals, less, np.diff(ptr), tie)
+
 
 # %% ../nbs/03b_metrics2026.ipynb #39ad02c1
 @nb.njit(parallel=True, cache=True)
 def _wilcoxon_kernel(indptr, indices, logv, order, bounds, col_pos, n_kept,
-                     c_n, c_ptr, c_vals, c_cnt, c_less, c_nnz, c_tie):
+                     c_n, c_ptr, c_vals, c_less, c_nnz, c_tie):
     n_groups = len(bounds) - 1
     out = np.ones((n_groups, n_kept))
     sqrt2 = math.sqrt(2.0)
@@ -258,11 +280,10 @@ def _wilcoxon_kernel(indptr, indices, logv, order, bounds, col_pos, n_kept,
                 while j + 1 < nnz_a and a[j + 1] == a[i]: j += 1
                 ta = j - i + 1
                 k = np.searchsorted(cv, a[i])
-                if k < len(cv):
-                    less_c = c_less[c_ptr[c] + k]
-                    tc = c_cnt[c_ptr[c] + k] if cv[k] == a[i] else 0
-                else:
-                    less_c = nnz_c; tc = 0
+                less_c = c_less[c_ptr[c] + k] if k < len(cv) else nnz_c
+                tc = 0
+                if k < len(cv) and cv[k] == a[i]:
+                    tc = (c_less[c_ptr[c] + k + 1] if k + 1 < len(cv) else nnz_c) - less_c
                 t = float(ta + tc)
                 ranks_a += ta * (nz + (i + less_c) + (t + 1.0) / 2.0)
                 tie_nz += (t * t * t - t) - (float(tc) * float(tc) * float(tc) - float(tc))
@@ -302,7 +323,7 @@ def de_table_2026(counts, labels:np.ndarray, ctrl:ControlRanks) -> DETable:
     col_pos = np.full(cpm.shape[1], -1, np.int64); col_pos[ctrl.kept] = np.arange(len(ctrl.kept))
     logv = np.log1p(cpm.data)
     pval = _wilcoxon_kernel(cpm.indptr.astype(np.int64), cpm.indices.astype(np.int64), logv, order, bounds, col_pos,
-                            len(ctrl.kept), ctrl.n, ctrl.ptr, ctrl.vals, ctrl.cnt, ctrl.less, ctrl.nnz, ctrl.tie)
+                            len(ctrl.kept), ctrl.n, ctrl.ptr, ctrl.vals, ctrl.less, ctrl.nnz, ctrl.tie)
     n = np.diff(bounds).astype(np.float64)
     means = _group_sums(cpm, codes, len(groups))[:, ctrl.kept] / n[:, None]
     with np.errstate(divide='ignore', invalid='ignore'):
@@ -458,7 +479,7 @@ class SideSummary:
     "Per group of one side: labels (sorted), cells, summed counts, pseudobulk, jackknife, and the DE table against the control."
     groups: np.ndarray; n_cells: np.ndarray; sums: np.ndarray; bulk: np.ndarray; jk: np.ndarray; de: DETable | None = None
 
-def summarise_side(X, labels, ctrl:ControlRanks|None, control:str=CONTROL, chunk_cells:int=8_000,
+def summarise_side(X, labels, ctrl:ControlRanks|None, control:str=CONTROL, chunk_cells:int=4_000,
                    with_control:bool=True) -> SideSummary:
     "Summed counts, pseudobulk, jackknife and (if `ctrl` is given) DE of every group of `X`, a chunk of groups at a time."
     X = _matrix(X)
@@ -612,11 +633,11 @@ def scale_2026(metric:str, u:float, b:float, r:float) -> float:
 # %% ../nbs/03b_metrics2026.ipynb #f285ba87
 @dataclass
 class RealContext:
-    "The reference side of one context: its summary, control cells, baseline and replicate (computed once, cached)."
+    "The reference side of one context: its summary, control ranks, baseline and replicate (computed once, cached)."
     context: str
     genes: np.ndarray
     real: SideSummary
-    control_counts: sp.csr_matrix
+    control: ControlRanks       # the control cells' side of every Wilcoxon test
     baseline: pd.DataFrame      # per-perturbation values of the baseline
     replicate: pd.DataFrame     # per-seed aggregates of the split-half replicate
     b: dict = field(default_factory=dict)
@@ -649,7 +670,7 @@ def real_context(X, obs:pd.DataFrame, genes, context:str='', control:str=CONTROL
         if progress: print(f'context {context!r}: replicate split seed {seed} done', flush=True)
     rep = pd.DataFrame(rows)
     r = {m: float(rep[m].mean()) for m in METRICS_2026}
-    return RealContext(context, genes, real, ctrl_counts.astype(np.float32), base, rep, b, r)
+    return RealContext(context, genes, real, ctrl, base, rep, b, r)
 
 # %% ../nbs/03b_metrics2026.ipynb #65d2f45e
 CACHE_VERSION = 1  # bump when a cached reference would no longer match this code
@@ -715,11 +736,11 @@ class Score2026:
     per_context: pd.DataFrame
     final: float
 
-def score_context_2026(pred_X, pred_labels, ref:RealContext, control:str=CONTROL, chunk_cells:int=8_000):
+def score_context_2026(pred_X, pred_labels, ref:RealContext, control:str=CONTROL, chunk_cells:int=4_000):
     "One context's per-perturbation values and (metric, u, b, r, s) rows; the prediction's control rows are ignored."
     labels = np.asarray(pred_labels).astype(str)
     keep = labels != control
-    ctrl = control_ranks(ref.control_counts)
+    ctrl = ref.control
     rows = np.flatnonzero(keep)
     side = summarise_side(_RowView(pred_X, rows), labels[rows], ctrl, control, chunk_cells=chunk_cells, with_control=False)
     per = context_metrics(side, ref.real, ref.genes, control)
@@ -729,7 +750,7 @@ def score_context_2026(pred_X, pred_labels, ref:RealContext, control:str=CONTROL
     return per, table
 
 def score_2026(pred, real, cache_dir=None, control:str=CONTROL, pert_col:str=PERT_COL, context_col:str=CONTEXT_COL,
-               reference:dict|None=None, chunk_cells:int=8_000) -> Score2026:
+               reference:dict|None=None, chunk_cells:int=4_000) -> Score2026:
     "Score a prediction (h5ad path or AnnData of raw counts) against real cells per context, as cell-eval2's vcc2026 does."
     ref = reference if reference is not None else summarise_real_2026(real, cache_dir, control, pert_col, context_col)
     p = _read(pred, backed=True)
