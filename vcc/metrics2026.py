@@ -6,11 +6,12 @@ Docs: https://vcc-dev.github.io/vcc/metrics2026.html.md"""
 
 # %% ../nbs/03b_metrics2026.ipynb #1fea2ec7
 from __future__ import annotations
-import hashlib, json, math, os, pickle, warnings
+import hashlib, math, os, pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp, numba as nb
 from scipy.stats import false_discovery_control
+from .data import DataError
 
 # %% auto #0
 __all__ = ['PERT_COL', 'CONTROL', 'CONTEXT_COL', 'BULK_TARGET_SUM', 'CPM_TARGET', 'CPM_GATE', 'ALPHA', 'LFC_EPS', 'MIN_GATE',
@@ -680,7 +681,6 @@ def _read(source, backed=False):
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if not path.exists():
-            from .data import DataError
             raise DataError(path, 'the file does not exist', 'check the path')
         return ad.read_h5ad(path, backed='r' if backed else None)
     return source
@@ -712,7 +712,6 @@ def summarise_real_2026(real, cache_dir=None, control:str=CONTROL, pert_col:str=
             with open(cache, 'rb') as f: return pickle.load(f)
     adata = _read(real, backed=key is not None)
     if pert_col not in adata.obs:
-        from .data import DataError
         raise DataError(real if key else '<AnnData>', f'obs has no {pert_col!r} column', f'add the perturbation labels as obs[{pert_col!r}]')
     X = _matrix(adata.X)
     out = {}
@@ -759,17 +758,21 @@ def score_2026(pred, real, cache_dir=None, control:str=CONTROL, pert_col:str=PER
     pg = np.asarray(p.var_names).astype(str)
     if not np.array_equal(pg, genes):
         if set(pg) != set(genes):
-            from .data import DataError
             raise DataError(pred if isinstance(pred, (str, os.PathLike)) else '<AnnData>',
                             f'its genes differ from the real data ({len(set(genes) - set(pg))} missing, {len(set(pg) - set(genes))} extra)',
                             'predict exactly the real data\'s genes')
-        from .data import DataError
         raise DataError(pred if isinstance(pred, (str, os.PathLike)) else '<AnnData>', 'its genes are in another order than the real data\'s',
                         'write the prediction with the real data\'s gene order (gene_names.csv)')
+    where = pred if isinstance(pred, (str, os.PathLike)) else '<AnnData>'
+    if pert_col not in obs: raise DataError(where, f'obs has no {pert_col!r} column', f'label every cell\'s perturbation in obs[{pert_col!r}]')
+    if context_col in obs: contexts = _contexts(obs, context_col)
+    elif len(ref) == 1: contexts = list(ref)
+    else: raise DataError(where, f'obs has no {context_col!r} column but the real data has {len(ref)} contexts', f'label every cell\'s context in obs[{context_col!r}]')
+    if set(contexts) != set(ref):
+        raise DataError(where, f'its contexts {sorted(contexts)} are not the real data\'s {sorted(ref)}', 'predict every context of the real data, and only those')
     pers, mets, ctxs = [], [], []
-    for ctx in _contexts(obs, context_col) if context_col in obs else list(ref):
-        if ctx not in ref: raise ValueError(f'context {ctx!r} of the prediction is not in the real data')
-        rows = _context_rows(obs, ctx, context_col)
+    for ctx in contexts:
+        rows = _context_rows(obs, ctx, context_col) if context_col in obs else np.arange(len(obs))
         per, table = score_context_2026(_RowView(_matrix(p.X), rows), obs[pert_col].to_numpy()[rows], ref[ctx], control, chunk_cells)
         pers.append(per.assign(context=ctx)); mets.append(table.assign(context=ctx))
         ctxs.append((ctx, float(table.s.mean())))
