@@ -238,3 +238,34 @@ def test_reference_cached_on_disk(tmp_path):
     pred = tmp_path / 'pred.h5ad'; _pred('good').write_h5ad(pred)
     res = m26.score_2026(pred, path, cache_dir=tmp_path / 'cache')    # an h5ad prediction, read a chunk at a time
     assert set(res.per_context.context) == {'A', 'B'} and np.isfinite(res.final)
+
+
+def parity_table() -> pd.DataFrame:
+    "The largest |vcc - cell-eval2| per case and metric over both contexts (per-perturbation values, aggregates, b and r)."
+    rows = []
+    for kind in KINDS:
+        ce_out, ours = _scored(kind)
+        for ctx, (wide, agg, de) in ce_out.items():
+            mine = ours.per_perturbation[ours.per_perturbation.context == ctx].set_index('perturbation').reindex(wide.index)
+            for m in PER_PERT:
+                a = mine[m].to_numpy(float); b = wide[m].to_numpy(float) if m in wide else np.full(len(a), np.nan)
+                rows.append((kind, ctx, m, np.nanmax(np.abs(a - b), initial=0.0), int(np.isfinite(b).sum()),
+                             bool(np.array_equal(np.isnan(a), np.isnan(b)))))
+            sig = {s: int((de[s].p_adj < 0.05).sum()) for s in ('real', 'pred')}
+            rows.append((kind, ctx, 'DE significant pairs real/pred (cell-eval2)', float('nan'), sig['real'] + sig['pred'], True))
+    for name in ('sim', 'papalexi'):
+        b_ce, r_ce = _reference_ce(name); ref = _reference_vcc(name)
+        for ctx in ('A', 'B'):
+            for m in m26.METRICS_2026:
+                rows.append((f'{name} truth', ctx, f'b {m}', abs(ref[ctx].b[m] - b_ce[ctx][m]), 1, True))
+                same_nan = math.isnan(ref[ctx].r[m]) == math.isnan(r_ce[ctx][m])
+                rows.append((f'{name} truth', ctx, f'r {m}', 0.0 if math.isnan(r_ce[ctx][m]) else abs(ref[ctx].r[m] - r_ce[ctx][m]), 1, same_nan))
+    return pd.DataFrame(rows, columns=['case', 'context', 'metric', 'max_abs_diff', 'n_values', 'same_nan'])
+
+
+if __name__ == '__main__':   # .venv/bin/python tests/test_metrics2026.py: the parity table
+    warnings.filterwarnings('ignore'); logging.disable(logging.WARNING)
+    t = parity_table()
+    pd.set_option('display.width', 200); pd.set_option('display.max_rows', 500)
+    print(t.groupby(['case', 'metric']).agg(max_abs_diff=('max_abs_diff', 'max'), n_values=('n_values', 'sum'),
+                                            same_nan=('same_nan', 'all')).to_string())
