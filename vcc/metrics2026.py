@@ -62,25 +62,23 @@ def _group_sums(X:sp.csr_matrix, codes:np.ndarray, n_groups:int) -> np.ndarray:
     return np.asarray((ind @ X).todense(), dtype=np.float64)
 
 class _H5Rows:
-    "Rows of the CSR `X` of an h5ad file, read run by run of consecutive rows (a file grouped by perturbation reads fast)."
-    def __init__(self, group):
-        self.group, self.indptr = group, group['indptr'][:].astype(np.int64)
+    "Rows of the CSR `X` of an h5ad file, read span by span (rows less than `gap` apart share one read)."
+    def __init__(self, group, gap:int=256):
+        self.group, self.gap, self.indptr = group, gap, group['indptr'][:].astype(np.int64)
         self.shape = tuple(int(x) for x in group.attrs['shape'])
+    def _span(self, lo, hi):
+        "Rows lo..hi-1 as float64 CSR."
+        a, b = self.indptr[lo], self.indptr[hi]
+        return sp.csr_matrix((self.group['data'][a:b].astype(np.float64), self.group['indices'][a:b],
+                              self.indptr[lo:hi + 1] - a), shape=(hi - lo, self.shape[1]))
     def __getitem__(self, rows):
         rows = np.asarray(rows, dtype=np.int64)
-        o = np.argsort(rows, kind='stable'); srt = rows[o]
-        breaks = np.flatnonzero(np.diff(srt) != 1) + 1
-        data, indices, lens = [], [], []
-        for run in np.split(srt, breaks):
-            if not len(run): continue
-            lo, hi = self.indptr[run[0]], self.indptr[run[-1] + 1]
-            data.append(self.group['data'][lo:hi]); indices.append(self.group['indices'][lo:hi])
-            lens.append(np.diff(self.indptr[run[0]:run[-1] + 2]))
-        m = sp.csr_matrix((np.concatenate(data).astype(np.float64), np.concatenate(indices),
-                           np.r_[0, np.cumsum(np.concatenate(lens))]), shape=(len(rows), self.shape[1]))
+        srt = np.unique(rows)
+        breaks = np.flatnonzero(np.diff(srt) > self.gap) + 1
+        parts = [self._span(run[0], run[-1] + 1)[run - run[0]] for run in np.split(srt, breaks) if len(run)]
+        m = sp.vstack(parts, format='csr') if len(parts) > 1 else parts[0]
         m.sum_duplicates(); m.eliminate_zeros()
-        inv = np.empty_like(o); inv[o] = np.arange(len(o))
-        return m[inv] if not np.array_equal(o, np.arange(len(o))) else m
+        return m[np.searchsorted(srt, rows)]
 
 class _RowView:
     "A subset of another matrix's rows, read only when asked for."
