@@ -38,7 +38,7 @@ class ContextEffects:
     control_cpm: np.ndarray  # (genes,)
     perts: np.ndarray        # labels
     lr: np.ndarray           # (perts, genes) log-ratio to the control (NaN: gene missing)
-    generic: np.ndarray      # (genes,) mean log-ratio over perturbations, own target left out
+    generic: np.ndarray      # (genes,) mean log-ratio over perturbations, own target left out (NaN: gene missing)
     target_col: np.ndarray   # column of each perturbation's target (-1: not a measured gene)
     n_cells: np.ndarray
     noise_var: np.ndarray    # (genes,) sampling variance of a perturbation's log-ratio, from the split halves (0 where unknown)
@@ -58,7 +58,7 @@ def context_effects(st:ScreenStats, pseudo:float=PSEUDO_CPM) -> ContextEffects:
             d = np.log(_cpm(st.half_sums) + pseudo) - np.log(_cpm(st.sums - st.half_sums) + pseudo)
             noise = np.nan_to_num(np.nanmean(d ** 2, 0) / 4)   # var(L) ~ var(L_a - L_b) / 4
         else: noise = np.zeros(len(ctl))
-    return ContextEffects(st.context, ctl, np.asarray(st.perts), lr, np.nan_to_num(generic), col, np.asarray(st.n_cells), noise, st.kind)
+    return ContextEffects(st.context, ctl, np.asarray(st.perts), lr, generic, col, np.asarray(st.n_cells), noise, st.kind)
 
 def reference_effects(screens) -> dict:
     "`{context: ContextEffects}` of an AnnData of training contexts or a `{context: ScreenStats}`."
