@@ -87,7 +87,7 @@ class StatsAccumulator:
         perts = np.sort(names[seen & (names != self.control)])
         rows = self.groups.get_indexer(perts)
         def full(a, r):
-            out = np.full((len(r), len(self.genes)), np.nan); out[:, self.present] = a[r]; return out
+            out = np.full((len(r), len(self.genes)), np.nan, dtype=a.dtype); out[:, self.present] = a[r]; return out
         c = self.groups.get_loc(self.control)
         totals = np.concatenate(self._totals) if self._totals else np.zeros(0)
         return ScreenStats(context, self.genes, perts, full(self.sums, rows), self.n[rows], full(self.sums, [c])[0], int(self.n[c]), ~self.present,
