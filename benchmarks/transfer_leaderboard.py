@@ -5,7 +5,8 @@ of the scaled score), the context-mean baseline, `auto`, and the oracles told th
 (`oracle_shared`, the transferable signal) or all of it (`oracle_all`).
 
 Calls the library only (`vcc.transfer.multi_context_screen`, `evaluate_transfer`, `summarise_transfer`); writes
-per regime <out>/<regime>/{per_perturbation,table,summary}.csv, then <out>/transfer_leaderboard.{csv,md}.
+per regime <out>/<regime>/{per_perturbation,table,summary}.csv, then <out>/transfer_leaderboard.{csv,md} and a figure per
+kind, <out>/transfer_leaderboard_<kind>.png.
 
     flock /tmp/vcc_heavy.lock .venv/bin/python benchmarks/transfer_leaderboard.py --out runs/transfer_leaderboard
     .venv/bin/python benchmarks/transfer_leaderboard.py --regimes network --genes 500 --out /tmp/tl   # one regime, smaller
@@ -34,7 +35,7 @@ def main():
     ap.add_argument('--out', default='runs/transfer_leaderboard')
     a = ap.parse_args()
     warnings.filterwarnings('ignore')
-    from vcc.transfer import multi_context_screen, evaluate_transfer, summarise_transfer
+    from vcc.transfer import multi_context_screen, evaluate_transfer, summarise_transfer, plot_transfer_leaderboard
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     rows, t_all = [], time.perf_counter()
     for regime in a.regimes.split(','):
@@ -57,6 +58,7 @@ def main():
     md = ['| ' + ' | '.join(board.columns) + ' |', '|' + '---|' * len(board.columns)]
     md += ['| ' + ' | '.join(fmt(v) for v in r) + ' |' for r in board.itertuples(index=False)]
     (out/'transfer_leaderboard.md').write_text('\n'.join(md) + '\n')
+    for kind in board.kind.unique(): plot_transfer_leaderboard(board, kind).savefig(out/f'transfer_leaderboard_{kind}.png', dpi=120)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(board.to_string(index=False, float_format=lambda x: f'{x:.3f}'))
     print(f'wall {time.perf_counter() - t_all:.0f} s, peak RSS {peak:,.0f} MB; written {out}/transfer_leaderboard.csv and .md')

@@ -21,7 +21,7 @@ __all__ = ['PSEUDO_CPM', 'EXPRESSED_CPM', 'TAUS', 'LAMS', 'RANKS', 'MC_REGIMES',
            'reference_effects', 'KnockdownModel', 'control_distance', 'SimilarityTransfer', 'AdditiveTransfer',
            'KnockdownTransfer', 'RegimeContexts', 'multi_context_screen', 'ContextOracle', 'predict_context_cells',
            'context_reference', 'score_prediction', 'transfer_candidates', 'AutoTransfer', 'make_auto_2026',
-           'TransferCV', 'evaluate_transfer', 'summarise_transfer']
+           'TransferCV', 'evaluate_transfer', 'summarise_transfer', 'plot_transfer_leaderboard']
 
 # %% ../nbs/04b_transfer.ipynb #f7dc1cf4
 PSEUDO_CPM = 0.5   # pseudocount of the log-ratios, counts per million
@@ -522,3 +522,25 @@ def summarise_transfer(cv:TransferCV, baseline:str='context_mean', oracle:str='o
                 row.update(of_oracle=P[m] / P[oracle], of_oracle_lo=ci(share)[0], of_oracle_hi=ci(share)[1])
             rows.append(row)
     return pd.DataFrame(rows)
+
+# %% ../nbs/04b_transfer.ipynb #5e56bae5
+def plot_transfer_leaderboard(board:pd.DataFrame, kind:str='leave_context_out'):
+    "Each regime's scores (mean of the six scaled 2026 metrics) with 95% intervals: models as bars, 0 = the context's own mean response (b), 1 = the split-half replicate (r)."
+    import matplotlib.pyplot as plt
+    b = board[board.kind == kind]
+    regimes = list(dict.fromkeys(b.regime)) if 'regime' in b else ['']
+    models = list(dict.fromkeys(b.model))
+    fig, ax = plt.subplots(figsize=(max(6.0, 2.5 + 0.4 * len(models) * len(regimes)), 3.6))
+    width = 0.8 / len(models)
+    for k, m in enumerate(models):
+        rows = [b[(b.model == m) & ((b.regime == r) if 'regime' in b else True)] for r in regimes]
+        x = np.arange(len(regimes)) + (k - (len(models) - 1) / 2) * width
+        y = np.array([r.score.iloc[0] if len(r) else np.nan for r in rows])
+        lo = np.array([r.lo.iloc[0] if len(r) else np.nan for r in rows]); hi = np.array([r.hi.iloc[0] if len(r) else np.nan for r in rows])
+        ax.bar(x, y, width, label=m, yerr=np.vstack([y - lo, hi - y]), capsize=2, hatch='//' if m.startswith('oracle') else None, alpha=0.85)
+    ax.axhline(0, color='k', lw=0.8); ax.axhline(1, color='k', lw=0.8, ls='--')
+    ax.set_xticks(np.arange(len(regimes)), regimes); ax.set_ylabel('2026 score (0 = b, 1 = replicate)')
+    ax.set_title(f'{kind.replace("_", " ")}: 95% intervals', fontsize=10)
+    ax.legend(fontsize=7, ncol=2, frameon=False, loc='upper left', bbox_to_anchor=(1, 1))
+    fig.tight_layout()
+    return fig
