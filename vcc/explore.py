@@ -12,14 +12,15 @@ from scipy.cluster import hierarchy
 import matplotlib.pyplot as plt
 from .data import (PERT_COL, BATCH_COL, CONTROL_LABEL, DataError, open_h5ad, _x_shape, normalise_counts,
                       perturbation_stats)
+from .score_engine import _de_arrays, _group_codes
 
 # %% auto #0
 __all__ = ['STRENGTH_CLASSES', 'STRENGTH_COLORS', 'cell_qc', 'design_table', 'batch_balance', 'design_chi2', 'plot_cells',
            'sample_cells', 'read_rows', 'read_sample', 'lognorm', 'knockdown', 'plot_knockdown', 'delta_matrix',
-           'RankReference', 'wilcoxon', 'bh_adjust', 'de_genes', 'de_counts', 'noise_l2', 'perturbation_strength',
-           'plot_strength', 'top_pcs', 'top_varying_genes', 'delta_correlation', 'delta_pca', 'plot_structure',
-           'systematic_variation', 'systematic_summary', 'plot_systematic', 'anova_r2', 'batch_variance',
-           'batch_summary', 'plot_batch', 'explore_screen']
+           'de_genes', 'de_counts', 'noise_l2', 'perturbation_strength', 'plot_strength', 'top_pcs',
+           'top_varying_genes', 'delta_correlation', 'delta_pca', 'plot_structure', 'systematic_variation',
+           'systematic_summary', 'plot_systematic', 'anova_r2', 'batch_variance', 'batch_summary', 'plot_batch',
+           'explore_screen']
 
 # %% ../nbs/01_explore.ipynb #70c0e8b4
 def cell_qc(stats:ad.AnnData, # output of `vcc.data.perturbation_stats`
@@ -231,72 +232,31 @@ def delta_matrix(stats:ad.AnnData, # output of `vcc.data.perturbation_stats`
     return pd.DataFrame(X[keep] - X[ctl], index=stats.obs_names[keep], columns=stats.var_names)
 
 # %% ../nbs/01_explore.ipynb #797dbf99
-class RankReference:
-    "Reference (control) cells sorted once per gene, for fast Wilcoxon tests of many groups against them."
-    def __init__(self, ref:np.ndarray): # reference cells x genes, non-negative (e.g. log1p-normalised)
-        ref = np.asarray(ref, dtype=np.float64)
-        self.n, self.n_genes = ref.shape
-        srt = np.sort(ref, axis=0)
-        self.span = float(srt.max()) + 1.0 if ref.size else 1.0
-        self.offset = np.arange(self.n_genes) * self.span
-        self.flat = (srt + self.offset).T.ravel()
-        self.zeros = (ref == 0).sum(0)
-        col = srt.T.ravel()
-        new_run = np.r_[True, (np.diff(col) != 0) | (np.arange(1, col.size) % max(self.n, 1) == 0)]
-        starts = np.flatnonzero(new_run)
-        t = np.diff(np.r_[starts, col.size]).astype(np.float64)
-        self.ties = np.bincount(starts // max(self.n, 1), weights=t**3 - t, minlength=self.n_genes)
-
-def wilcoxon(ref:RankReference, # the controls, sorted
-             x:np.ndarray) -> tuple[np.ndarray, np.ndarray]: # group cells x genes (same genes, same transform)
-    "Two-sided Wilcoxon rank-sum test of each gene, group vs reference: (z, p); z > 0 means higher in the group."
-    x = np.asarray(x, dtype=np.float64)
-    n1, n0 = x.shape[0], ref.n
-    r, c = np.nonzero(x)
-    v = np.minimum(x[r, c], ref.span - 0.5) + ref.offset[c]   # above every control: stays in its gene's range
-    o = np.argsort(v, kind='stable'); v, c = v[o], c[o]       # sorted queries: ~10x faster on large references
-    lo = np.searchsorted(ref.flat, v, 'left'); hi = np.searchsorted(ref.flat, v, 'right')
-    less, eq = lo - c * n0, hi - lo
-    nz = np.bincount(c, minlength=ref.n_genes)
-    u = np.bincount(c, weights=less + 0.5 * eq, minlength=ref.n_genes) + 0.5 * (n1 - nz) * ref.zeros
-    N = n0 + n1
-    z0, z1 = ref.zeros.astype(np.float64), (n1 - nz).astype(np.float64)
-    ties = ref.ties - (z0**3 - z0) + ((z0 + z1)**3 - (z0 + z1))
-    var = n0 * n1 / 12 * ((N + 1) - ties / max(N * (N - 1), 1))
-    with np.errstate(all='ignore'): z = np.where(var > 0, (u - n0 * n1 / 2) / np.sqrt(np.where(var > 0, var, 1)), 0.0)
-    return z, 2 * st.norm.sf(np.abs(z))
-
-def bh_adjust(p:np.ndarray) -> np.ndarray:
-    "Benjamini-Hochberg adjusted p-values."
-    p = np.asarray(p, dtype=np.float64)
-    o = np.argsort(p)
-    q = p[o] * len(p) / np.arange(1, len(p) + 1)
-    q = np.minimum.accumulate(q[::-1])[::-1]
-    out = np.empty_like(q); out[o] = np.minimum(q, 1)
-    return out
+def _de_calls(x, labels, control, alpha):
+    "(perturbations, signed DE calls perturbations x genes): the scorer's Mann-Whitney U of each group vs `control`, BH per group."
+    groups, codes = _group_codes(labels)
+    ctrl = int(np.flatnonzero(groups == control)[0])
+    _, u, p = _de_arrays(x, codes, len(groups), ctrl)
+    n = np.bincount(codes, minlength=len(groups))
+    perts = np.flatnonzero(groups != control)
+    calls = np.zeros((len(perts), x.shape[1]), dtype=np.int8)
+    for i, g in enumerate(perts):
+        calls[i] = np.sign(u[g] - n[g] * n[ctrl] / 2) * (st.false_discovery_control(p[g]) < alpha)
+    return groups[perts], calls
 
 # %% ../nbs/01_explore.ipynb #d4ac3980
 def de_genes(sample:ad.AnnData, # cells with raw counts (output of `read_sample`), controls included
              control:str=CONTROL_LABEL,
-             alpha:float=0.05, # BH-adjusted p-value cut-off
-             reference:RankReference|None=None) -> pd.DataFrame: # sorted controls, if already built
-    "Signed DE calls vs controls (Wilcoxon rank-sum, BH): perturbations x genes, +1 up, -1 down, 0 not DE."
-    labels = sample.obs[PERT_COL].astype(str).to_numpy()
-    x = lognorm(sample)
-    if reference is None: reference = RankReference(x[labels == control].toarray())
-    perts = sorted(set(labels) - {control})
-    calls = np.zeros((len(perts), sample.n_vars), dtype=np.int8)
-    for i, g in enumerate(perts):
-        z, p = wilcoxon(reference, x[labels == g].toarray())
-        calls[i] = np.sign(z) * (bh_adjust(p) < alpha)
+             alpha:float=0.05) -> pd.DataFrame: # BH-adjusted p-value cut-off
+    "Signed DE calls vs controls (the scorer's Mann-Whitney U, BH per perturbation): perturbations x genes, +1 up, -1 down, 0 not DE."
+    perts, calls = _de_calls(lognorm(sample), sample.obs[PERT_COL].astype(str).to_numpy(), control, alpha)
     return pd.DataFrame(calls, index=pd.Index(perts, name=PERT_COL), columns=sample.var_names)
 
 def de_counts(sample:ad.AnnData, # cells with raw counts (output of `read_sample`), controls included
               control:str=CONTROL_LABEL,
-              alpha:float=0.05, # BH-adjusted p-value cut-off
-              reference:RankReference|None=None) -> pd.DataFrame: # sorted controls, if already built
-    "Per perturbation: genes differentially expressed vs controls (Wilcoxon rank-sum, BH), the target counted apart."
-    calls = de_genes(sample, control, alpha, reference)
+              alpha:float=0.05) -> pd.DataFrame: # BH-adjusted p-value cut-off
+    "Per perturbation: genes differentially expressed vs controls (Mann-Whitney U, BH), the target counted apart."
+    calls = de_genes(sample, control, alpha)
     n_cells = sample.obs[PERT_COL].astype(str).value_counts()
     rows = []
     for g, sig in calls.iterrows():
@@ -596,7 +556,7 @@ def explore_screen(source, # path of an h5ad (streamed) or an AnnData of raw cou
     out['batch'] = batch_variance(ctl_sample, control)
     lap('batch')
     ctl_x = lognorm(ctl_sample).toarray()
-    ref, gene_var = RankReference(ctl_x), ctl_x.var(0)
+    gene_var = ctl_x.var(0)
     del ctl_x
     perts = list(delta.index)
     kds, des = [], []
@@ -604,7 +564,7 @@ def explore_screen(source, # path of an h5ad (streamed) or an AnnData of raw cou
         s = read_sample(source, stats, groups=perts[i:i + batch_size], max_cells=max_cells, seed=seed)
         s = ad.concat([ctl_sample, s], merge='first', uns_merge='first')
         kds.append(knockdown(s, perts[i:i + batch_size], control, n_boot=n_boot, weak=weak, seed=seed + i))
-        des.append(de_counts(s, control, alpha, reference=ref))
+        des.append(de_counts(s, control, alpha))
     out['knockdown'], out['de'] = pd.concat(kds, ignore_index=True), pd.concat(des)
     lap('knockdown_de')
     out['strength'] = perturbation_strength(delta, out['de'], noise_l2(stats, gene_var))
