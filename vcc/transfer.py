@@ -17,11 +17,11 @@ from .public_screens import ScreenStats, screens_stats
 from .submit2026 import ContextMeanBaseline, emit_counts
 
 # %% auto #0
-__all__ = ['PSEUDO_CPM', 'EXPRESSED_CPM', 'TAUS', 'LAMS', 'RANKS', 'MC_REGIMES', 'ContextEffects', 'context_effects',
-           'reference_effects', 'KnockdownModel', 'control_distance', 'SimilarityTransfer', 'AdditiveTransfer',
-           'KnockdownTransfer', 'RegimeContexts', 'multi_context_screen', 'ContextOracle', 'predict_context_cells',
-           'context_reference', 'score_prediction', 'transfer_candidates', 'AutoTransfer', 'make_auto_2026',
-           'TransferCV', 'evaluate_transfer', 'summarise_transfer', 'plot_transfer_leaderboard']
+__all__ = ['PSEUDO_CPM', 'LOSS_OF_FUNCTION', 'EXPRESSED_CPM', 'TAUS', 'LAMS', 'RANKS', 'MC_REGIMES', 'ContextEffects',
+           'context_effects', 'reference_effects', 'KnockdownModel', 'control_distance', 'SimilarityTransfer',
+           'AdditiveTransfer', 'KnockdownTransfer', 'RegimeContexts', 'multi_context_screen', 'ContextOracle',
+           'predict_context_cells', 'context_reference', 'score_prediction', 'transfer_candidates', 'AutoTransfer',
+           'make_auto_2026', 'TransferCV', 'evaluate_transfer', 'summarise_transfer', 'plot_transfer_leaderboard']
 
 # %% ../nbs/04b_transfer.ipynb #f7dc1cf4
 PSEUDO_CPM = 0.5   # pseudocount of the log-ratios, counts per million
@@ -60,7 +60,9 @@ def context_effects(st:ScreenStats, pseudo:float=PSEUDO_CPM) -> ContextEffects:
         else: noise = np.zeros(len(ctl))
     return ContextEffects(st.context, ctl, np.asarray(st.perts), lr, generic, col, np.asarray(st.n_cells), noise, st.kind)
 
-def reference_effects(screens) -> dict:
+LOSS_OF_FUNCTION = ('CRISPRi', 'knockout')  # screens whose effects point the way a 2026 (CRISPRi) knockdown's do
+
+def reference_effects(screens, kinds:tuple|None=None) -> dict: # kinds: keep only screens of these knockdown kinds
     "`{context: ContextEffects}` of an AnnData of training contexts or a `{context: ScreenStats}`."
     if isinstance(screens, ad.AnnData):
         if CONTEXT_COL not in screens.obs: raise DataError('<training AnnData>', f'obs has no {CONTEXT_COL!r} column', 'label each cell with its context (cell line)')
@@ -69,7 +71,9 @@ def reference_effects(screens) -> dict:
         raise TypeError('fit on an AnnData of training contexts or a {context: ScreenStats}')
     genes = [tuple(s.genes) for s in screens.values()]
     if len(set(genes)) > 1: raise ValueError('the screens are on different gene lists: map each onto the same list (vcc.public_screens)')
-    return {c: context_effects(s) for c, s in screens.items()}
+    kept = {c: s for c, s in screens.items() if kinds is None or s.kind in kinds}
+    if not kept: raise ValueError(f'no reference screen of kind {kinds}: the screens are {sorted({s.kind for s in screens.values()})}')
+    return {c: context_effects(s) for c, s in kept.items()}
 
 # %% ../nbs/04b_transfer.ipynb #338af13c
 class KnockdownModel:
@@ -140,13 +144,14 @@ def _held_truth(held:ContextEffects):
 class SimilarityTransfer:
     "References weighted by control-profile similarity (`tau`), each effect shrunk by its noise (`lam`) and rescaled (`alpha`); all learned by leave-one-reference-out."
     name = 'similarity'
-    def __init__(self, taus:tuple=TAUS, lams:tuple=LAMS, ranks:tuple=RANKS, alpha:float|None=None): # alpha None: fitted
-        self.taus, self.lams, self.ranks, self.alpha = tuple(taus), tuple(lams), tuple(ranks), alpha
+    def __init__(self, taus:tuple=TAUS, lams:tuple=LAMS, ranks:tuple=RANKS, alpha:float|None=None, # alpha None: fitted
+                 kinds:tuple=LOSS_OF_FUNCTION): # knockdown kinds of the references used (CRISPRa screens push the other way)
+        self.taus, self.lams, self.ranks, self.alpha, self.kinds = tuple(taus), tuple(lams), tuple(ranks), alpha, tuple(kinds)
     def __repr__(self): return f'{type(self).__name__}(taus={self.taus}, lams={self.lams}, ranks={self.ranks}, alpha={self.alpha})'
 
     def fit(self, screens):
         "Read the references' log-ratios, fit the knockdown, choose tau and lam and fit alpha by leave-one-reference-out."
-        self.effects_ = reference_effects(screens)
+        self.effects_ = reference_effects(screens, self.kinds)
         first = next(iter(screens.values())) if isinstance(screens, dict) else None
         self.genes_ = np.asarray(first.genes if first is not None else screens.var_names).astype(str)
         self.knockdown_ = KnockdownModel().fit_effects(self.effects_)
@@ -230,7 +235,8 @@ class SimilarityTransfer:
 class AdditiveTransfer(SimilarityTransfer):
     "The new context's controls plus each perturbation's effect shared across references (equal weights), shrunk by its noise and rescaled by `alpha`."
     name = 'additive'
-    def __init__(self, lams:tuple=LAMS, ranks:tuple=RANKS, alpha:float|None=None): super().__init__(taus=(np.inf,), lams=lams, ranks=ranks, alpha=alpha)
+    def __init__(self, lams:tuple=LAMS, ranks:tuple=RANKS, alpha:float|None=None, kinds:tuple=LOSS_OF_FUNCTION):
+        super().__init__(taus=(np.inf,), lams=lams, ranks=ranks, alpha=alpha, kinds=kinds)
 
 # %% ../nbs/04b_transfer.ipynb #6802fb1f
 class KnockdownTransfer(ContextMeanBaseline):
