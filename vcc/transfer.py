@@ -498,7 +498,7 @@ def _boot_scores(per:pd.DataFrame, table:pd.DataFrame, idx:np.ndarray) -> np.nda
         return np.nanmean(np.array(cols, float), 0)
 
 def summarise_transfer(cv:TransferCV, baseline:str='context_mean', oracle:str='oracle_shared', n_boot:int=300, seed:int=0) -> pd.DataFrame:
-    "Per (kind, model): score and 95% interval, difference from the baseline and from the best non-oracle model with intervals, share of the oracle's score."
+    "Per (kind, model): score and 95% interval, difference from the baseline and from the best single (non-oracle, non-auto) model with intervals, share of the oracle's score."
     rng, rows = np.random.default_rng(seed), []
     for kind, pk in cv.per_perturbation.groupby('kind', sort=False):
         tk = cv.table[cv.table.kind == kind]
@@ -514,8 +514,8 @@ def summarise_transfer(cv:TransferCV, baseline:str='context_mean', oracle:str='o
                 boots[m].append(_boot_scores(per, t, idx)); points[m].append(float(np.nanmean(t.s)))
         B = {m: np.nanmean(np.array(v), 0) for m, v in boots.items()}
         P = {m: float(np.mean(v)) for m, v in points.items()}
-        real_models = [m for m in names if not m.startswith('oracle')]
-        best = max(real_models, key=lambda m: P[m])
+        singles = [m for m in names if not m.startswith('oracle') and m != 'auto']   # the best single model (auto is judged against it)
+        best = max(singles, key=lambda m: P[m])
         ci = lambda x: (float(np.nanpercentile(x, 2.5)), float(np.nanpercentile(x, 97.5)))
         for m in names:
             row = dict(kind=kind, model=m, score=P[m], lo=ci(B[m])[0], hi=ci(B[m])[1], n_groups=len(points[m]),
