@@ -10,7 +10,7 @@ import functools, tempfile
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp, anndata as ad
 from tqdm.auto import tqdm
-from .data import PERT_COL, CONTROL_LABEL, DataError, ChallengeFolder, read_pert_counts, read_gene_names, atomic_path, write_csv
+from .data import PERT_COL, CONTROL_LABEL, DataError, ChallengeFolder, read_pert_counts, read_gene_names, atomic_path, write_csv, read_obs_var, iter_X_chunks
 from .metrics import score_prediction, summarise_real, cell_mean_baseline, combined_score, pseudobulk, normalise_log1p, VCC_METRICS
 from .models import TrainingSet, ControlModel, PerturbationMeanModel
 from .train import build_model, read_run_config, load_run_data
@@ -342,6 +342,18 @@ def save_scores(scores:dict,      # `score_files` output
     with atomic_path(paths['md'], overwrite) as tmp: tmp.write_text(markdown_table(scores['table']))
     return paths
 
+def _shape_of(x) -> tuple[int, int]:
+    if isinstance(x, ad.AnnData): return x.shape
+    obs, var = read_obs_var(x); return len(obs), len(var)
+
+def _all_zeros(x) -> bool:
+    "Has the prediction cells and genes, and not one non-zero value? (streamed: only asked once the scorer has failed)"
+    try:
+        if min(_shape_of(x)) == 0: return False
+        if isinstance(x, ad.AnnData): return not (x.X != 0).sum() if sp.issparse(x.X) else not np.any(x.X)
+        return all(not np.any(m.data) for _, _, m in iter_X_chunks(x))
+    except (DataError, OSError, ValueError): return False
+
 def score_files(preds,            # prediction h5ad paths, `.vcc` files or AnnData (log1p or counts, controls included): a list, or name -> one
                 real,             # the real cells: an h5ad path or AnnData (e.g. `adata_Validation_truth.h5ad`)
                 train=None,       # training h5ad or AnnData: adds the cell-mean baseline and each prediction's combined score
@@ -359,10 +371,15 @@ def score_files(preds,            # prediction h5ad paths, `.vcc` files or AnnDa
     # one score: the pair as it is (two h5ad files are then read at once); more: the real side once for all
     real_side = summarise_real(real, **rule) if len(preds) + (train is not None) > 1 else real
     scored = {}
-    def score(name, make, label=None):  # an error says which prediction it is about
-        try: scored[name] = score_prediction(make(), real_side, **rule)
+    def score(name, make, label=None, path=None):  # an error says which prediction it is about
+        x = None
+        try: x = make(); scored[name] = score_prediction(x, real_side, **rule)
         except DataError: raise  # it names its file already
-        except ValueError as e: raise ValueError(f'{label or name}: {e}') from None
+        except ValueError as e:
+            if x is not None and _all_zeros(x):  # say what it is, not what the scorer saw ("empty")
+                raise DataError(path or label or name, f'the prediction is all zeros: {_shape_of(x)[0]:,} cells x {_shape_of(x)[1]:,} genes, not one value above 0',
+                                'predict log1p expression (a real prediction is above 0 wherever a gene is expressed); vcc submit checks this before packing') from None
+            raise ValueError(f'{label or name}: {e}') from None
     if train is not None:
         score(BASELINE, lambda: cell_mean_baseline(train, counts_of(real_side.meta)),
               f'the cell-mean baseline of {train if isinstance(train, (str, Path)) else "the training cells"}')
@@ -370,9 +387,9 @@ def score_files(preds,            # prediction h5ad paths, `.vcc` files or AnnDa
         for name, p in tqdm(preds.items(), desc='scoring', disable=not progress):
             if isinstance(p, (str, Path)) and Path(p).suffix.lower() == '.vcc':
                 from vcc.submit import unpack_vcc  # vcc.submit imports this module
-                try: score(name, lambda: unpack_vcc(p, Path(tmp)/'pred.h5ad'))  # read as a file: the scorer streams it
+                try: score(name, lambda: unpack_vcc(p, Path(tmp)/'pred.h5ad'), path=p)  # read as a file: the scorer streams it
                 finally: (Path(tmp)/'pred.h5ad').unlink(missing_ok=True)
-            else: score(name, lambda: p)
+            else: score(name, lambda: p, path=p if isinstance(p, (str, Path)) else None)
     rows = []
     for name, (_, agg) in scored.items():
         rows.append({'prediction': name, **agg.set_index('statistic').loc['mean', VCC_METRICS].astype(float)})
