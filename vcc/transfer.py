@@ -389,8 +389,13 @@ class AutoTransfer:
         self.cells, self.seed = cells, seed
         self.reference_cache = {} if reference_cache is None else reference_cache
     def __repr__(self): return f'AutoTransfer(candidates={list(self.candidates)}, cells={self.cells}, seed={self.seed})'
-    def fit(self, screens:ad.AnnData):
+    def fit(self, screens):
         "Leave-one-context-out over the training contexts, then refit the winner on all of them."
+        if isinstance(screens, dict):   # public-screen statistics, no cells: the choice is SimilarityTransfer's own (its grid holds AdditiveTransfer's)
+            self.model_ = SimilarityTransfer().fit(screens)
+            self.chosen_, self.genes_ = 'similarity', self.model_.genes_.tolist()
+            self.leaderboard_ = self.model_.inner_errors_.assign(model='similarity')
+            return self
         if not isinstance(screens, ad.AnnData) or CONTEXT_COL not in screens.obs:
             raise DataError('<training AnnData>', 'auto needs the training contexts\' cells with obs["context"]', 'pass the reference screens as one AnnData of raw counts')
         ctx = screens.obs[CONTEXT_COL].astype(str).to_numpy()
@@ -399,7 +404,9 @@ class AutoTransfer:
         if len(contexts) >= 2:
             for k, c in enumerate(contexts):
                 real = screens[ctx == c]
-                ref = context_reference(real, self.reference_cache)
+                try: ref = context_reference(real, self.reference_cache)
+                except ValueError as e:   # too small a reference for the 2026 score's scaling (e.g. no lfc_nmae anchor): not scored
+                    rows += [dict(context=c, model=name, score=np.nan, seconds=0.0, note=str(e)) for name in self.candidates]; continue
                 lab = real.obs[PERT_COL].astype(str).to_numpy()
                 targets = sorted(set(lab) - {CONTROL_LABEL})
                 train = screens[ctx != c]
@@ -407,12 +414,12 @@ class AutoTransfer:
                     t0 = time.perf_counter()
                     model = make().fit(train)
                     X, labels = predict_context_cells(model, real.X[lab == CONTROL_LABEL], targets, c, self.cells, self.seed + k)
-                    rows.append(dict(context=c, model=name, score=score_prediction(X, labels, ref)[2], seconds=time.perf_counter() - t0))
-        self.leaderboard_ = pd.DataFrame(rows, columns=['context', 'model', 'score', 'seconds'])
-        if len(rows):
+                    rows.append(dict(context=c, model=name, score=score_prediction(X, labels, ref)[2], seconds=time.perf_counter() - t0, note=''))
+        self.leaderboard_ = pd.DataFrame(rows, columns=['context', 'model', 'score', 'seconds', 'note'])
+        if self.leaderboard_.score.notna().any():
             board = self.leaderboard_.groupby('model', sort=False).score.mean()
             self.chosen_ = str(board.idxmax())
-        else: self.chosen_ = 'additive' if 'additive' in self.candidates else next(iter(self.candidates))  # one context: nothing to compare
+        else: self.chosen_ = 'additive' if 'additive' in self.candidates else next(iter(self.candidates))  # nothing scored (one context, or too small): the default
         self.model_ = self.candidates[self.chosen_]().fit(screens)
         self.genes_ = screens.var_names.tolist()
         return self
@@ -425,7 +432,7 @@ def make_auto_2026(**kwargs) -> AutoTransfer:
     "The 2026 `auto` model (for `vcc train --edition 2026 --model auto`): an unfitted `AutoTransfer`; fit it on the reference screens (AnnData with `context`)."
     return AutoTransfer(**kwargs)
 
-# %% ../nbs/04b_transfer.ipynb #b2715971
+# %% ../nbs/04b_transfer.ipynb #e22f3a26
 @dataclass
 class TransferCV:
     "Per (kind, context, fold, model): the per-perturbation values, the (metric, u, b, r, s) table, and fit seconds."
@@ -476,7 +483,7 @@ def evaluate_transfer(rc:RegimeContexts, models:dict|None=None, # name -> factor
             run('heldout_perts', hc, f, train, real, names)
     return TransferCV(pd.concat(pers, ignore_index=True), pd.concat(tables, ignore_index=True), rc.regime)
 
-# %% ../nbs/04b_transfer.ipynb #623b5500
+# %% ../nbs/04b_transfer.ipynb #63ecd52b
 def _boot_scores(per:pd.DataFrame, table:pd.DataFrame, idx:np.ndarray) -> np.ndarray:
     "Context scores (mean of six scaled metrics) of B resamples `idx` (B x n) of one prediction's perturbations."
     from vcc.metrics2026 import METRICS_2026, scale_2026
@@ -529,7 +536,7 @@ def summarise_transfer(cv:TransferCV, baseline:str='context_mean', oracle:str='o
             rows.append(row)
     return pd.DataFrame(rows)
 
-# %% ../nbs/04b_transfer.ipynb #5e56bae5
+# %% ../nbs/04b_transfer.ipynb #c9f6e512
 def plot_transfer_leaderboard(board:pd.DataFrame, kind:str='leave_context_out'):
     "Each regime's scores (mean of the six scaled 2026 metrics) with 95% intervals: models as bars, 0 = the context's own mean response (b), 1 = the split-half replicate (r)."
     import matplotlib.pyplot as plt
