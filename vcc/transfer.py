@@ -455,7 +455,9 @@ def evaluate_transfer(rc:RegimeContexts, models:dict|None=None, # name -> factor
     cells_of = adatas or _cells_of(rc, rc.screen.seed)
     pers, tables = [], []
     def run(kind, c, fold, train, real, names):
-        ref = context_reference(real, cache)
+        try: ref = context_reference(real, cache)
+        except ValueError as e:   # too few cells or perturbations for the score's scaling: said, and left out
+            __import__('warnings').warn(f'{rc.regime} {kind} {c} fold {fold}: not scored ({e})'); return
         lab = real.obs[PERT_COL].astype(str).to_numpy()
         targets = sorted(set(lab) - {CONTROL_LABEL})
         for name in names:
