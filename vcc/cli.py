@@ -6,20 +6,23 @@ Docs: https://vcc-dev.github.io/vcc/cli.html.md"""
 
 # %% ../nbs/08_cli.ipynb #c29cbf4b
 from __future__ import annotations
-import argparse, errno, json, os, re, shlex, shutil, sys, tempfile, time
+import argparse, errno, functools, json, os, re, shlex, shutil, sys, tempfile, time, warnings
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['DEFAULT_MODEL', 'DEMO_DATA', 'int_at_least', 'json_object', 'plain_name', 'cli_terms', 'error_message',
+__all__ = ['DEFAULT_MODEL', 'DEMO_DATA', 'UsageError', 'int_at_least', 'json_object', 'plain_name', 'cli_terms', 'error_message',
            'check_output', 'stale_temps', 'clean_stale', 'cmd_simulate', 'cmd_demo', 'cmd_doctor', 'model_names',
-           'cmd_models', 'cmd_train', 'cmd_evaluate', 'cmd_score', 'cmd_submit', 'cmd_report', 'UsageError', 'parser',
-           'main']
+           'check_model_names', 'cmd_models', 'cmd_train', 'cmd_evaluate', 'cmd_score', 'cmd_submit', 'cmd_report',
+           'parser', 'main']
 
 # %% ../nbs/08_cli.ipynb #d94a2107
 DEFAULT_MODEL = 'linear'      # the model `vcc train` and `vcc demo` train unless told (`vcc models` lists them all)
 DEMO_DATA = Path('data/demo') # the built-in simulated screen: `vcc.data.DEMO_DIR`
 
 # %% ../nbs/08_cli.ipynb #9a1b5fbe
+class UsageError(Exception):
+    "A command line that cannot work, found after parsing (exit 2, like argparse's own errors)."
+
 def int_at_least(low:int, why:str=''):
     "An argparse type: a whole number >= `low` (`why` says what the bound protects)."
     def parse(text):
@@ -125,7 +128,8 @@ def check_output(folder, # where the command will write (made if missing)
     from vcc.data import DataError
     folder = Path(folder)
     base = _nearest_existing(folder)
-    if not base.is_dir(): raise DataError(base, f'is a file, so {folder} cannot be a folder', f'pass {flag} a folder path')
+    if not os.path.relpath(base).startswith('..'): base = Path(os.path.relpath(base))   # said as the user would type it
+    if not base.is_dir(): raise DataError(base, 'is a file, not a folder: nothing can be written in or under it', f'pass {flag} a folder path')
     try:
         fd, probe = tempfile.mkstemp(prefix='.vcc-write-test.', dir=base)
         os.close(fd); os.unlink(probe)
@@ -214,6 +218,7 @@ def cmd_demo(args) -> int:
     "The main job on the built-in data: simulate (or reuse) it, train, cross-validate, submit a version, write its report."
     from vcc.pipeline import run_pipeline
     t0 = time.time()
+    check_model_names([args.model] + [m for m in args.models.split(',') if m], '--model/--models')
     data = args.data if args.data is not None else DEMO_DATA
     if data == DEMO_DATA: _prepare_output(data.absolute().parent, '--data', 'demo', 300 * _MB, of=data.name)
     _say('demo', f'data: {data}' + (' (the built-in simulated screen: made if missing)' if data == DEMO_DATA else ''))
@@ -250,6 +255,16 @@ def model_names() -> dict:
         out[n] = f'preset of {base}: ' + ', '.join(f'{k}={json.dumps(v, default=str)}' for k, v in params.items())[:110]
     return out
 
+def check_model_names(names:list, flag:str) -> list:
+    "`names` if `vcc train` accepts each, else a `UsageError` naming the flag, the nearest names and `vcc models`."
+    import difflib
+    known = model_names()
+    if bad := [n for n in names if n not in known]:
+        near = {n: difflib.get_close_matches(n, known, 2) for n in bad}
+        hint = '; '.join(f'{n!r}: did you mean {" or ".join(map(repr, m))}?' for n, m in near.items() if m)
+        raise UsageError(f"{flag}: unknown model name{'s' if len(bad) > 1 else ''} {', '.join(map(repr, bad))}" + (f' ({hint})' if hint else '') + '; vcc models lists every name')
+    return names
+
 def cmd_models(args) -> int:
     "List every model and preset name `vcc train --model` accepts, one line each."
     names = model_names()
@@ -266,13 +281,16 @@ def cmd_train(args) -> int:
     "Train one model into a new run folder (or continue an interrupted one with --resume)."
     if args.resume is not None:
         from vcc.train import resume_run
-        _say('train', f'resuming {args.resume} from its last checkpoint')
+        if given := [f for f, v in (('--model', args.model), ('--params', args.params), ('--data', args.data), ('--max-controls', args.max_controls)) if v is not None]:
+            raise UsageError(f"--resume continues a run with its own settings (its config.json): drop {', '.join(given)}")
         check_output(args.resume, '--resume')
+        if (args.resume/'checkpoint.pt').exists(): _say('train', f'resuming {args.resume} from its last checkpoint')
         clean_stale(args.resume.parent, 'train')
         resume_run(args.resume)
         print(f'run: {args.resume} (finished)\nnext: vcc evaluate --run {_q(args.resume)}')
         return 0
     from vcc.train import train_run
+    args.model = check_model_names([args.model or DEFAULT_MODEL], '--model')[0]
     data = _data(args, 'train')
     runs = _prepare_output(args.runs, '--runs', 'train')
     before = _run_folders(runs)
@@ -290,8 +308,10 @@ def cmd_evaluate(args) -> int:
     "Cross-validate a run (or models by name, or score them on a held-out truth) and write the leaderboard."
     import functools
     from vcc.evaluate import cross_validate, cross_validate_run, evaluate_on_truth, leaderboard, save_leaderboard
-    models = [m for m in args.models.split(',') if m]
+    models = check_model_names([m for m in args.models.split(',') if m], '--models')
     if args.run is not None:
+        if given := [f for f, v in (('--data', args.data), ('--out', args.out), ('--truth', args.truth), ('--params', args.params)) if v is not None]:
+            raise UsageError(f"--run cross-validates the run on its own data into RUN/cv/: drop {', '.join(given)} (they are for models by name)")
         _prepare_output(args.run, '--run', 'evaluate')
         board = cross_validate_run(args.run, models, n_folds=args.folds, seed=args.seed, repeats=args.repeats, overwrite=args.overwrite)['leaderboard']
         _print_board(board)
@@ -326,15 +346,18 @@ def cmd_score(args) -> int:
 
 # %% ../nbs/08_cli.ipynb #9998a7d3
 def _recorded_data(run:Path) -> str:
-    try: return str(json.loads((run/'config.json').read_text())['data'])
+    "The data folder a run's config records (relative to the run), as a path from here."
+    try: data = Path(json.loads((run/'config.json').read_text())['data'])
     except (OSError, ValueError, KeyError, TypeError): return '?'
+    return str(data) if data.is_absolute() else os.path.relpath(os.path.normpath(run.absolute()/data))
 
 def cmd_submit(args) -> int:
     "Pack a trained run's prediction for a split into a new submission version (with the run's CV record, if any)."
     from importlib.util import find_spec
     from vcc.data import DataError
-    from vcc.submit import submit_run
-    _prepare_output(args.root, '--root', 'submit', 200 * _MB)
+    from vcc.submit import submit_run, stale_temporaries
+    check_output(args.root, '--root', 200 * _MB)
+    for tmp, what in stale_temporaries(args.root): _say('submit', f'{tmp}: {what}')   # by owner process: a dead one's is removed
     _say('submit', f'data: {args.data}' if args.data is not None else f'data: {_recorded_data(args.run)} (the folder {args.run.name} was trained on; --data FOLDER for another)')
     packer = args.packer
     if packer != 'vcc' and find_spec('cell_eval') is None:
@@ -357,6 +380,8 @@ def cmd_report(args) -> int:
         have = sorted(p.name for p in args.root.iterdir() if (p/'manifest.json').exists()) if args.root.is_dir() else []
         raise DataError(vdir, 'no submission version here', f'pass --version one of {", ".join(have)}' if have else
                         f'make one with vcc submit, or pass --root the folder that holds the versions')
+    if args.data is not None and not args.data.is_dir():
+        raise DataError(args.data, 'no such folder', 'pass --data the challenge folder the version was built from, or leave --data out to use the one it recorded')
     _prepare_output(args.reports, '--reports', 'report', 20 * _MB)
     from vcc.report import write_report
     out = write_report(vdir, args.reports, data=args.data, overwrite=args.overwrite, progress=True)
@@ -364,9 +389,6 @@ def cmd_report(args) -> int:
     return 0
 
 # %% ../nbs/08_cli.ipynb #c32662f6
-class UsageError(Exception):
-    "A command line that cannot work, found after parsing (exit 2, like argparse's own errors)."
-
 def parser() -> argparse.ArgumentParser:
     "The `vcc` argument parser, one sub-command per stage."
     p = argparse.ArgumentParser(prog='vcc', description='Virtual Cell Challenge toolkit: simulate, train, evaluate, submit and report. '
@@ -409,7 +431,7 @@ def parser() -> argparse.ArgumentParser:
     m = cmd('models', cmd_models, '', 'list every model and preset name vcc train --model accepts, one line each')
 
     t = cmd('train', cmd_train, '--runs', 'train a model into runs/<model>_<YYYYMMDD_HHMMSS>/ (config, checkpoints, history, report)')
-    t.add_argument('--model', default=DEFAULT_MODEL, help='registry or preset name; vcc models lists them (default: %(default)s)')
+    t.add_argument('--model', help=f'registry or preset name; vcc models lists them (default: {DEFAULT_MODEL})')
     t.add_argument('--params', help='model parameters as a JSON object, e.g. \'{"n_components": 10}\' (default: the model\'s own)', **params)
     t.add_argument('--data', type=Path, help=data_help + ', or a training h5ad')
     t.add_argument('--runs', type=Path, default=Path('runs'), help='where run folders go (default: %(default)s)')
@@ -462,12 +484,19 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 # %% ../nbs/08_cli.ipynb #53eaaab2
+def _show_warning(command, message, category, filename, lineno, file=None, line=None):
+    where = '' if issubclass(category, UserWarning) and 'vcc' in Path(filename).parts else f' ({category.__name__}, {Path(filename).name}:{lineno})'
+    print(f'vcc {command}: warning: {cli_terms(str(message))}{where}', file=sys.stderr)
+
 def main(argv:list[str]|None=None) -> int:
     "Entry point of the `vcc` console script: runs a command and turns any error into one message and an exit code."
     p = parser()
     args = p.parse_args(argv)   # usage errors: argparse prints the usage and the flag, exit 2
     debug = args.debug or bool(os.environ.get('VCC_DEBUG'))
-    try: return args.func(args)
+    try:
+        with warnings.catch_warnings():   # a warning is one line in the command's voice (restored afterwards)
+            warnings.showwarning = functools.partial(_show_warning, args.command)
+            return args.func(args)
     except KeyboardInterrupt:
         if debug: import traceback; traceback.print_exc()
         print(f'vcc {args.command}: interrupted; what was being written is removed, finished files are kept', file=sys.stderr)
