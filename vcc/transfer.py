@@ -439,6 +439,9 @@ class AutoTransfer:
         "The chosen model's factors."
         if not hasattr(self, 'model_'): raise RuntimeError('fit the model first')
         return self.model_.predict_scale(control_mean, targets, context=context)
+    def __getstate__(self):
+        "Pickles without the cache of reference sides (large, and rebuilt from the cells when needed)."
+        return {k: (v if k != 'reference_cache' else {}) for k, v in self.__dict__.items()}
 
 def make_auto_2026(**kwargs) -> AutoTransfer:
     "The 2026 `auto` model (for `vcc train --edition 2026 --model auto`): an unfitted `AutoTransfer`; fit it on the reference screens (AnnData with `context`)."
