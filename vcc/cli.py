@@ -488,6 +488,17 @@ def _show_warning(command, message, category, filename, lineno, file=None, line=
     where = '' if issubclass(category, UserWarning) and 'vcc' in Path(filename).parts else f' ({category.__name__}, {Path(filename).name}:{lineno})'
     print(f'vcc {command}: warning: {cli_terms(str(message))}{where}', file=sys.stderr)
 
+def _caused_by_interrupt(e:BaseException) -> bool:
+    while e is not None:
+        if isinstance(e, KeyboardInterrupt): return True
+        e = e.__cause__ or e.__context__
+    return False
+
+def _interrupted(command:str, debug:bool) -> int:
+    if debug: import traceback; traceback.print_exc()
+    print(f'vcc {command}: interrupted; what was being written is removed, finished files are kept', file=sys.stderr)
+    return 130
+
 def main(argv:list[str]|None=None) -> int:
     "Entry point of the `vcc` console script: runs a command and turns any error into one message and an exit code."
     p = parser()
@@ -497,15 +508,13 @@ def main(argv:list[str]|None=None) -> int:
         with warnings.catch_warnings():   # a warning is one line in the command's voice (restored afterwards)
             warnings.showwarning = functools.partial(_show_warning, args.command)
             return args.func(args)
-    except KeyboardInterrupt:
-        if debug: import traceback; traceback.print_exc()
-        print(f'vcc {args.command}: interrupted; what was being written is removed, finished files are kept', file=sys.stderr)
-        return 130
+    except KeyboardInterrupt: return _interrupted(args.command, debug)
     except UsageError as e:
         p._subparsers._group_actions[0].choices[args.command].print_usage(sys.stderr)
         print(f'vcc {args.command}: error: {e}', file=sys.stderr)
         return 2
     except Exception as e:
+        if _caused_by_interrupt(e): return _interrupted(args.command, debug)   # Ctrl-C inside compiled code (numba: SystemError)
         if debug: import traceback; traceback.print_exc()
         code, msg = error_message(args.command, e, args.out_flag or 'the output flag')
         print(msg, file=sys.stderr)
