@@ -2,7 +2,7 @@
 within one context) on a simulated multi-context screen of every generative regime, scored with the exact 2026 score
 (`vcc.metrics2026`, cell-eval2 vcc2026), with 95% paired-bootstrap intervals, the replicate ceiling (1 by construction
 of the scaled score), the context-mean baseline, the transfer models (additive, similarity, knockdown, the Lightning
-`learned` model), `auto` (choosing among the first four), and the oracles told the shared part of each effect
+`learned` model), `auto` (choosing among all of these), and the oracles told the shared part of each effect
 (`oracle_shared`, the transferable signal) or all of it (`oracle_all`).
 
 Calls the library only (`vcc.transfer.multi_context_screen`, `evaluate_transfer`, `summarise_transfer`); writes
@@ -33,12 +33,12 @@ def main():
     ap.add_argument('--folds', type=int, default=2, help='held-out-perturbation folds (within the first context); 0: none')
     ap.add_argument('--boot', type=int, default=300)
     ap.add_argument('--seed', type=int, default=0)
-    ap.add_argument('--no-learned', action='store_true', help='leave out LearnedTransfer (the Lightning model)')
+    ap.add_argument('--no-learned', action='store_true', help='leave out LearnedTransfer (the Lightning model), also from auto\'s candidates')
     ap.add_argument('--out', default='runs/transfer_leaderboard')
     a = ap.parse_args()
     warnings.filterwarnings('ignore')
     from vcc.transfer import (multi_context_screen, evaluate_transfer, summarise_transfer, plot_transfer_leaderboard, transfer_candidates,
-                              LearnedTransfer, AutoTransfer)
+                              AutoTransfer)
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     rows, t_all = [], time.perf_counter()
     for regime in a.regimes.split(','):
@@ -47,8 +47,8 @@ def main():
                                   n_perts=a.perts, cells_per_pert=a.cells, n_control=a.controls, seed=a.seed)
         kinds = ('leave_context_out', 'heldout_perts') if a.folds else ('leave_context_out',)
         cache = {}   # each context's reference side, shared by the outer folds and auto's inner ones
-        models = {**transfer_candidates(), **({} if a.no_learned else {'learned': LearnedTransfer}),
-                  'auto': lambda: AutoTransfer(reference_cache=cache, seed=a.seed)}
+        cands = {k: v for k, v in transfer_candidates().items() if not (a.no_learned and k == 'learned')}
+        models = {**cands, 'auto': lambda: AutoTransfer(cands, reference_cache=cache, seed=a.seed)}
         cv = evaluate_transfer(rc, models, kinds=kinds, n_folds=max(a.folds, 1), cells=a.cells, seed=a.seed, progress=True, cache=cache)
         summ = summarise_transfer(cv, n_boot=a.boot, seed=a.seed).assign(regime=regime)
         d = out/regime; d.mkdir(exist_ok=True)

@@ -20,10 +20,10 @@ from .submit2026 import ContextMeanBaseline, emit_counts
 # %% auto #0
 __all__ = ['PSEUDO_CPM', 'LOSS_OF_FUNCTION', 'EXPRESSED_CPM', 'TAUS', 'LAMS', 'RANKS', 'MC_REGIMES', 'ContextEffects',
            'context_effects', 'reference_effects', 'KnockdownModel', 'control_distance', 'SimilarityTransfer',
-           'AdditiveTransfer', 'KnockdownTransfer', 'RegimeContexts', 'multi_context_screen', 'ContextOracle',
-           'predict_context_cells', 'context_reference', 'score_prediction', 'transfer_candidates', 'AutoTransfer',
-           'make_auto_2026', 'TransferCV', 'evaluate_transfer', 'summarise_transfer', 'plot_transfer_leaderboard',
-           'LearnedTransfer']
+           'AdditiveTransfer', 'KnockdownTransfer', 'LearnedTransfer', 'RegimeContexts', 'multi_context_screen',
+           'ContextOracle', 'predict_context_cells', 'context_reference', 'score_prediction', 'transfer_candidates',
+           'AutoTransfer', 'make_auto_2026', 'TransferCV', 'evaluate_transfer', 'summarise_transfer',
+           'plot_transfer_leaderboard']
 
 # %% ../nbs/04b_transfer.ipynb #f7dc1cf4
 PSEUDO_CPM = 0.5   # pseudocount of the log-ratios, counts per million
@@ -268,315 +268,7 @@ class KnockdownTransfer(ContextMeanBaseline):
             if j >= 0 and np.isfinite(v): f[i, j] = np.exp(v)
         return f
 
-# %% ../nbs/04b_transfer.ipynb #8faae79a
-MC_REGIMES = ('contexts', *REGIMES)   # 'contexts': vcc.contexts.make_context_screen; the others: multi_context_screen of that regime
-
-@dataclass
-class RegimeContexts:
-    "A multi-context screen of one regime, with the shared part of each effect in each context (what the oracle knows)."
-    screen: ContextScreen
-    regime: str
-    shared_effects: dict   # context -> (perts, genes) shared part of the effect, as expressed there
-    families: dict         # context -> family label
-    @property
-    def contexts(self): return self.screen.contexts
-
-def multi_context_screen(regime:str='programs', # 'contexts' or a key of vcc.regimes.REGIMES
-                         contexts:tuple=('C1', 'C2', 'C3', 'C4'),
-                         families:int=2, # lineages the contexts fall in (round robin); 1: none
-                         shared:float=0.6, # share of each effect common to all contexts
-                         family_share:float=0.5, # share of a context's private effect and baseline shift common to its family
-                         baseline_sd:float=0.35, gain_range:tuple=(0.7, 1.3),
-                         n_genes:int=1_000, n_perts:int=30, cells_per_pert:int=CELLS_PER_PERT, n_control:int=2_000,
-                         median_umi:float|None=None, seed:int=0) -> RegimeContexts:
-    "Draw a multi-context screen of `regime` (no cells yet): every context a training context, its shared effects known."
-    median_umi = median_umi or 20_000 * n_genes / 18_533
-    sizes = dict(n_genes=n_genes, n_train=n_perts, n_val=0, n_test=0, cells_per_pert=cells_per_pert, n_control=n_control, median_umi=median_umi)
-    if regime == 'contexts':
-        scr = make_context_screen(targets=(), training=tuple(contexts), n_genes=n_genes, n_perts=n_perts, cells_per_pert=cells_per_pert,
-                                  n_control=n_control, median_umi=median_umi, shared=shared, seed=seed)
-        base = make_screen_model(seed=seed, **sizes)   # the common effect make_context_screen draws
-        if base.perts.index.tolist() != scr.perts: raise RuntimeError('vcc.contexts.make_context_screen no longer draws its common effect from make_screen_model')
-        tgt = base.perts.gene_index.to_numpy()
-        sh = {}
-        for c in contexts:
-            e = scr.gains[c] * shared * base.effects; e[np.arange(len(tgt)), tgt] = 0.0; sh[c] = e
-        return RegimeContexts(scr, regime, sh, {c: c for c in contexts})
-    if regime not in REGIMES: raise ValueError(f'regime={regime!r}: use one of {MC_REGIMES}')
-    if not 0 <= shared <= 1 or not 0 <= family_share <= 1: raise ValueError('shared and family_share are shares between 0 and 1')
-    base = regime_screen_model(regime, seed=seed, **sizes)
-    P, G, W = len(base.perts), len(base.genes), base.loadings
-    tgt = base.perts.gene_index.to_numpy()
-    size = np.linalg.norm(base.effects, axis=1, keepdims=True)
-    def private(rng):
-        x = rng.normal(0, 1, (P, W.shape[1])) @ W.T + (rng.random((P, G)) < 0.01) * rng.normal(0, 0.6, (P, G))
-        return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12) * size
-    fam_of = {c: f'F{k % max(families, 1) + 1}' for k, c in enumerate(contexts)}
-    fam_draw = {f: (private(np.random.default_rng([seed, 11, k])), np.random.default_rng([seed, 12, k]).normal(0, baseline_sd, G))
-                for k, f in enumerate(sorted(set(fam_of.values())))}
-    fs = family_share if families > 1 else 0.0
-    models, gains, sh = {}, {}, {}
-    for k, c in enumerate(contexts):
-        rng = np.random.default_rng([seed, 13, k])
-        fpriv, fshift = fam_draw[fam_of[c]]
-        genes = base.genes.copy()
-        genes['log_base'] = genes.log_base + np.sqrt(fs) * fshift + np.sqrt(1 - fs) * rng.normal(0, baseline_sd, G)
-        gains[c] = float(rng.uniform(*gain_range))
-        priv = np.sqrt(fs) * fpriv + np.sqrt(1 - fs) * private(rng)
-        effects = gains[c] * (shared * base.effects + (1 - shared) * priv)
-        effects[np.arange(P), tgt] = 0.0
-        sh[c] = gains[c] * shared * base.effects; sh[c][np.arange(P), tgt] = 0.0
-        perts = base.perts.copy(); perts['n_cells'] = cells_per_pert
-        perts['knockdown'] = np.clip(perts.knockdown * rng.uniform(0.85, 1.05, P), 0.3, 0.97)
-        models[c] = dataclasses.replace(base, genes=genes, effects=effects, perts=perts, median_umi=float(median_umi * np.exp(rng.normal(0, 0.15))))
-    return RegimeContexts(ContextScreen(models, [], shared, gains, seed), regime, sh, fam_of)
-
-# %% ../nbs/04b_transfer.ipynb #fcf30989
-class ContextOracle:
-    "Told the shared part ('shared') or all ('all') of each effect in the context it predicts; factors from the simulator's latent expression."
-    def __init__(self, rc:RegimeContexts, knows:str='shared', n_cells:int=400, seed:int=12345):
-        if knows not in ('shared', 'all'): raise ValueError(f"knows={knows!r}: use 'shared' or 'all'")
-        self.rc, self.knows, self.n_cells, self.seed = rc, knows, n_cells, seed
-        self.name = f'oracle_{knows}'
-    def __repr__(self): return f'ContextOracle(knows={self.knows!r}, regime={self.rc.regime!r})'
-    def fit(self, screens=None): return self
-    def predict_scale(self, control_mean, targets, context:str|None=None) -> np.ndarray:
-        if context not in self.rc.screen.models: raise ValueError(f'the oracle needs the context it predicts (one of {self.rc.contexts}), got {context!r}')
-        m = self.rc.screen.models[context]
-        E = self.rc.shared_effects[context] if self.knows == 'shared' else m.effects
-        rng = np.random.default_rng([self.seed, self.rc.contexts.index(context)])
-        n, G = self.n_cells, len(m.genes)
-        batch = rng.choice(m.batch_shift.index.to_numpy(), n)
-        eta0 = m.genes.log_base.to_numpy() + rng.normal(0, m.program_sd, (n, m.loadings.shape[1])) @ m.loadings.T + m.batch_shift.loc[batch].to_numpy()
-        def share(eta):
-            eta = eta - eta.max(1, keepdims=True); e = np.exp(eta)
-            return (e / e.sum(1, keepdims=True)).mean(0)
-        ctl = share(eta0)
-        response = rng.gamma(m.response_shape, 1 / m.response_shape, n)
-        escaped = rng.random(n) < m.escape_rate
-        row = {p: i for i, p in enumerate(m.perts.index)}
-        out = np.ones((len(targets), G))
-        for i, t in enumerate(targets):
-            if t not in row: continue
-            p = row[t]; eta = eta0 + response[:, None] * E[p][None]
-            eta[:, m.perts.gene_index.iloc[p]] += np.log1p(-m.perts.knockdown.iloc[p] * np.where(escaped, 0.2, 1.0))
-            out[i] = share(eta) / np.maximum(ctl, 1e-300)
-        return out
-
-# %% ../nbs/04b_transfer.ipynb #bf6afd4a
-def predict_context_cells(model, controls, targets:list, context:str|None=None, cells:int=CELLS_PER_PERT, seed:int=0):
-    "A model's raw-count cells for `targets` in one context, drawn from its control cells (CSR, and the label of each cell)."
-    X = sp.csr_matrix(controls)
-    scale = np.asarray(model.predict_scale(np.asarray(X.mean(0, dtype=np.float64)).ravel(), list(targets), context=context), float)
-    blocks = [emit_counts(X, np.nan_to_num(scale[i], nan=1.0), cells, np.random.default_rng([seed, i])) for i in range(len(targets))]
-    return sp.vstack(blocks, format='csr'), np.repeat(np.asarray(targets, dtype=object), cells)
-
-def context_reference(real:ad.AnnData, cache:dict|None=None):
-    "The 2026 score's reference side of one context's real cells (controls and perturbations), reused from `cache` where the same cells were summarised."
-    from vcc.metrics2026 import summarise_real_2026
-    key = (str(real.obs[CONTEXT_COL].iloc[0]) if CONTEXT_COL in real.obs else '', real.n_obs, float(real.X.sum()))
-    if cache is not None and key in cache: return cache[key]
-    ref = next(iter(summarise_real_2026(real).values()))
-    if cache is not None: cache[key] = ref
-    return ref
-
-def score_prediction(X, labels, ref) -> tuple[pd.DataFrame, pd.DataFrame, float]:
-    "Per-perturbation values, the (metric, u, b, r, s) table and the context's score (mean of the six s) of predicted cells."
-    from vcc.metrics2026 import score_context_2026
-    per, table = score_context_2026(X, labels, ref)
-    return per, table, float(np.nanmean(table.s))
-
-# %% ../nbs/04b_transfer.ipynb #c55be833
-def transfer_candidates() -> dict:
-    "The transfer models `auto` chooses among: name -> zero-argument factory."
-    return {'context_mean': ContextMeanBaseline, 'additive': AdditiveTransfer, 'similarity': SimilarityTransfer, 'knockdown': KnockdownTransfer}
-
-class AutoTransfer:
-    "Choose among transfer models by leave-one-context-out on the training contexts (exact 2026 score), then refit the best on all."
-    name = 'auto'
-    def __init__(self, candidates:dict|None=None, # name -> factory (default: `transfer_candidates()`)
-                 cells:int=CELLS_PER_PERT, seed:int=0,
-                 reference_cache:dict|None=None): # shared cache of references (the same cells are summarised once)
-        self.candidates = candidates or transfer_candidates()
-        self.cells, self.seed = cells, seed
-        self.reference_cache = {} if reference_cache is None else reference_cache
-    def __repr__(self): return f'AutoTransfer(candidates={list(self.candidates)}, cells={self.cells}, seed={self.seed})'
-    def fit(self, screens):
-        "Leave-one-context-out over the training contexts, then refit the winner on all of them."
-        if isinstance(screens, dict):   # public-screen statistics, no cells: the choice is SimilarityTransfer's own (its grid holds AdditiveTransfer's)
-            self.model_ = SimilarityTransfer().fit(screens)
-            self.chosen_, self.genes_ = 'similarity', self.model_.genes_.tolist()
-            self.leaderboard_ = self.model_.inner_errors_.assign(model='similarity')
-            return self
-        if not isinstance(screens, ad.AnnData) or CONTEXT_COL not in screens.obs:
-            raise DataError('<training AnnData>', 'auto needs the training contexts\' cells with obs["context"]', 'pass the reference screens as one AnnData of raw counts')
-        ctx = screens.obs[CONTEXT_COL].astype(str).to_numpy()
-        contexts = sorted(set(ctx))
-        rows = []
-        if len(contexts) >= 2:
-            for k, c in enumerate(contexts):
-                real = screens[ctx == c]
-                try: ref = context_reference(real, self.reference_cache)
-                except ValueError as e:   # too small a reference for the 2026 score's scaling (e.g. no lfc_nmae anchor): not scored
-                    rows += [dict(context=c, model=name, score=np.nan, seconds=0.0, note=str(e)) for name in self.candidates]; continue
-                lab = real.obs[PERT_COL].astype(str).to_numpy()
-                targets = sorted(set(lab) - {CONTROL_LABEL})
-                train = screens[ctx != c]
-                for name, make in self.candidates.items():
-                    t0 = time.perf_counter()
-                    model = make().fit(train)
-                    X, labels = predict_context_cells(model, real.X[lab == CONTROL_LABEL], targets, c, self.cells, self.seed + k)
-                    rows.append(dict(context=c, model=name, score=score_prediction(X, labels, ref)[2], seconds=time.perf_counter() - t0, note=''))
-        self.leaderboard_ = pd.DataFrame(rows, columns=['context', 'model', 'score', 'seconds', 'note'])
-        if self.leaderboard_.score.notna().any():
-            board = self.leaderboard_.groupby('model', sort=False).score.mean()
-            self.chosen_ = str(board.idxmax())
-        else: self.chosen_ = 'additive' if 'additive' in self.candidates else next(iter(self.candidates))  # nothing scored (one context, or too small): the default
-        self.model_ = self.candidates[self.chosen_]().fit(screens)
-        self.genes_ = screens.var_names.tolist()
-        return self
-    def predict_scale(self, control_mean, targets, context=None):
-        "The chosen model's factors."
-        if not hasattr(self, 'model_'): raise RuntimeError('fit the model first')
-        return self.model_.predict_scale(control_mean, targets, context=context)
-    def __getstate__(self):
-        "Pickles without the cache of reference sides (large, and rebuilt from the cells when needed)."
-        return {k: (v if k != 'reference_cache' else {}) for k, v in self.__dict__.items()}
-
-def make_auto_2026(**kwargs) -> AutoTransfer:
-    "The 2026 `auto` model (for `vcc train --edition 2026 --model auto`): an unfitted `AutoTransfer`; fit it on the reference screens (AnnData with `context`)."
-    return AutoTransfer(**kwargs)
-
-# %% ../nbs/04b_transfer.ipynb #e22f3a26
-@dataclass
-class TransferCV:
-    "Per (kind, context, fold, model): the per-perturbation values, the (metric, u, b, r, s) table, and fit seconds."
-    per_perturbation: pd.DataFrame
-    table: pd.DataFrame
-    regime: str = ''
-
-def _cells_of(rc:RegimeContexts, seed:int) -> dict:
-    return {c: context_adata(rc.screen, c, seed=seed) for c in rc.contexts}
-
-def evaluate_transfer(rc:RegimeContexts, models:dict|None=None, # name -> factory (default: `transfer_candidates()` and auto)
-                      kinds:tuple=('leave_context_out', 'heldout_perts'),
-                      oracles:bool=True, n_folds:int=2, heldout_context:str|None=None, # the context of the held-out-perturbation folds (default: the first)
-                      heldout_models:tuple|None=None, # models run on the held-out-perturbation folds (default: all but auto)
-                      cells:int=CELLS_PER_PERT, seed:int=0, adatas:dict|None=None, progress:bool=False,
-                      cache:dict|None=None) -> TransferCV: # reference sides by cells (share it with an AutoTransfer's `reference_cache`)
-    "Leave-one-context-out and held-out-perturbation CV of transfer models on a multi-context screen, with the exact 2026 score."
-    cache = {} if cache is None else cache
-    models = dict(models or {**transfer_candidates(), 'auto': lambda: AutoTransfer(reference_cache=cache, seed=seed)})
-    if oracles: models |= {'oracle_shared': lambda: ContextOracle(rc, 'shared'), 'oracle_all': lambda: ContextOracle(rc, 'all')}
-    cells_of = adatas or _cells_of(rc, rc.screen.seed)
-    pers, tables = [], []
-    def run(kind, c, fold, train, real, names):
-        try: ref = context_reference(real, cache)
-        except ValueError as e:   # too few cells or perturbations for the score's scaling: said, and left out
-            __import__('warnings').warn(f'{rc.regime} {kind} {c} fold {fold}: not scored ({e})'); return
-        lab = real.obs[PERT_COL].astype(str).to_numpy()
-        targets = sorted(set(lab) - {CONTROL_LABEL})
-        for name in names:
-            t0 = time.perf_counter()
-            model = models[name]().fit(train)
-            X, labels = predict_context_cells(model, real.X[lab == CONTROL_LABEL], targets, c, cells, seed + fold)
-            secs = time.perf_counter() - t0
-            per, table, score = score_prediction(X, labels, ref)
-            keys = dict(kind=kind, context=c, fold=fold, model=name)
-            pers.append(per.assign(**keys)); tables.append(table.assign(**keys, seconds=secs))
-            if progress: print(f'{rc.regime} {kind} {c} fold {fold} {name}: {score:.3f} ({secs:.1f} s)', flush=True)
-    if 'leave_context_out' in kinds:
-        for c in rc.contexts:
-            train = ad.concat([cells_of[k] for k in rc.contexts if k != c], index_unique='-')
-            run('leave_context_out', c, 0, train, cells_of[c], list(models))
-    if 'heldout_perts' in kinds:
-        hc = heldout_context or rc.contexts[0]
-        perts = np.random.default_rng(seed).permutation(rc.screen.perts)
-        names = list(heldout_models or [m for m in models if m != 'auto'])
-        for f in range(n_folds):
-            held = set(perts[f::n_folds])
-            keep = lambda a: a[~a.obs[PERT_COL].astype(str).isin(held).to_numpy()]
-            train = ad.concat([keep(cells_of[k]) for k in rc.contexts], index_unique='-')
-            real = cells_of[hc][cells_of[hc].obs[PERT_COL].astype(str).isin(held | {CONTROL_LABEL}).to_numpy()]
-            run('heldout_perts', hc, f, train, real, names)
-    return TransferCV(pd.concat(pers, ignore_index=True), pd.concat(tables, ignore_index=True), rc.regime)
-
-# %% ../nbs/04b_transfer.ipynb #63ecd52b
-def _boot_scores(per:pd.DataFrame, table:pd.DataFrame, idx:np.ndarray) -> np.ndarray:
-    "Context scores (mean of six scaled metrics) of B resamples `idx` (B x n) of one prediction's perturbations."
-    from vcc.metrics2026 import METRICS_2026, scale_2026
-    b, r = table.set_index('metric').b, table.set_index('metric').r
-    cols = []
-    for m in METRICS_2026:
-        if m == 'expr_mse_unbiased_capped_norm':
-            num, den = per.expr_mse_unbiased_capped.to_numpy(float)[idx], per.expr_distance_unbiased.to_numpy(float)[idx]
-            ok = np.isfinite(num) & np.isfinite(den)
-            d = np.where(ok, den, 0).sum(1)
-            u = np.divide(np.where(ok, num, 0).sum(1), d, out=np.full(len(d), np.nan), where=d > 0)
-        else:
-            v = per[m].to_numpy(float)[idx]
-            cnt = np.isfinite(v).sum(1)
-            u = np.divide(np.nansum(v, 1), cnt, out=np.full(len(cnt), np.nan), where=cnt > 0)
-        cols.append([scale_2026(m, x, b[m], r[m]) for x in u])
-    with np.errstate(all='ignore'), __import__('warnings').catch_warnings():
-        __import__('warnings').simplefilter('ignore', RuntimeWarning)
-        return np.nanmean(np.array(cols, float), 0)
-
-def summarise_transfer(cv:TransferCV, baseline:str='context_mean', oracle:str='oracle_shared', n_boot:int=300, seed:int=0) -> pd.DataFrame:
-    "Per (kind, model): score and 95% interval, difference from the baseline and from the best single (non-oracle, non-auto) model with intervals, share of the oracle's score."
-    rng, rows = np.random.default_rng(seed), []
-    for kind, pk in cv.per_perturbation.groupby('kind', sort=False):
-        tk = cv.table[cv.table.kind == kind]
-        groups = pk[['context', 'fold']].drop_duplicates().itertuples(index=False)
-        names = list(dict.fromkeys(pk.model))
-        boots, points, secs = {m: [] for m in names}, {m: [] for m in names}, {}
-        for c, f in groups:
-            n = int(((pk.context == c) & (pk.fold == f) & (pk.model == names[0])).sum())
-            idx = rng.integers(0, n, (n_boot, n))
-            for m in names:
-                per = pk[(pk.context == c) & (pk.fold == f) & (pk.model == m)].reset_index(drop=True)
-                t = tk[(tk.context == c) & (tk.fold == f) & (tk.model == m)]
-                boots[m].append(_boot_scores(per, t, idx)); points[m].append(float(np.nanmean(t.s)))
-        B = {m: np.nanmean(np.array(v), 0) for m, v in boots.items()}
-        P = {m: float(np.mean(v)) for m, v in points.items()}
-        singles = [m for m in names if not m.startswith('oracle') and m != 'auto']   # the best single model (auto is judged against it)
-        best = max(singles, key=lambda m: P[m])
-        ci = lambda x: (float(np.nanpercentile(x, 2.5)), float(np.nanpercentile(x, 97.5)))
-        for m in names:
-            row = dict(kind=kind, model=m, score=P[m], lo=ci(B[m])[0], hi=ci(B[m])[1], n_groups=len(points[m]),
-                       fit_predict_s=float(tk[tk.model == m].drop_duplicates(['context', 'fold']).seconds.mean()))
-            if baseline in B:
-                d = B[m] - B[baseline]; row.update(vs_baseline=P[m] - P[baseline], vs_baseline_lo=ci(d)[0], vs_baseline_hi=ci(d)[1])
-            d = B[m] - B[best]; row.update(best=best, vs_best=P[m] - P[best], vs_best_lo=ci(d)[0], vs_best_hi=ci(d)[1])
-            if oracle in B and P[oracle] > 0:
-                share = B[m] / np.where(B[oracle] > 0, B[oracle], np.nan)
-                row.update(of_oracle=P[m] / P[oracle], of_oracle_lo=ci(share)[0], of_oracle_hi=ci(share)[1])
-            rows.append(row)
-    return pd.DataFrame(rows)
-
-# %% ../nbs/04b_transfer.ipynb #c9f6e512
-def plot_transfer_leaderboard(board:pd.DataFrame, kind:str='leave_context_out'):
-    "Each regime's scores (mean of the six scaled 2026 metrics) with 95% intervals: models as bars, 0 = the context's own mean response (b), 1 = the split-half replicate (r)."
-    import matplotlib.pyplot as plt
-    b = board[board.kind == kind]
-    regimes = list(dict.fromkeys(b.regime)) if 'regime' in b else ['']
-    models = list(dict.fromkeys(b.model))
-    fig, ax = plt.subplots(figsize=(max(6.0, 2.5 + 0.4 * len(models) * len(regimes)), 3.6))
-    width = 0.8 / len(models)
-    for k, m in enumerate(models):
-        rows = [b[(b.model == m) & ((b.regime == r) if 'regime' in b else True)] for r in regimes]
-        x = np.arange(len(regimes)) + (k - (len(models) - 1) / 2) * width
-        y = np.array([r.score.iloc[0] if len(r) else np.nan for r in rows])
-        lo = np.array([r.lo.iloc[0] if len(r) else np.nan for r in rows]); hi = np.array([r.hi.iloc[0] if len(r) else np.nan for r in rows])
-        ax.bar(x, y, width, label=m, yerr=np.vstack([y - lo, hi - y]), capsize=2, hatch='//' if m.startswith('oracle') else None, alpha=0.85)
-    ax.axhline(0, color='k', lw=0.8); ax.axhline(1, color='k', lw=0.8, ls='--')
-    ax.set_xticks(np.arange(len(regimes)), regimes); ax.set_ylabel('2026 score (0 = b, 1 = replicate)')
-    ax.set_title(f'{kind.replace("_", " ")}: 95% intervals', fontsize=10)
-    ax.legend(fontsize=7, ncol=2, frameon=False, loc='upper left', bbox_to_anchor=(1, 1))
-    fig.tight_layout()
-    return fig
-
-# %% ../nbs/04b_transfer.ipynb #46917499
+# %% ../nbs/04b_transfer.ipynb #3242f6a5
 import functools
 
 @functools.cache
@@ -614,7 +306,7 @@ def __getattr__(name): # PEP 562: pickle (a spawned DDP worker) finds the lazily
     if name in ('TransferNet', 'TransferModule'): return _learned_classes()[name]
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
-# %% ../nbs/04b_transfer.ipynb #4171be47
+# %% ../nbs/04b_transfer.ipynb #52f312d9
 class LearnedTransfer(SimilarityTransfer):
     "A Lightning network from (references' mean effect, the context's control profile, optional target embedding) to the context's effect, in the references' effect basis."
     name = 'learned'
@@ -698,3 +390,314 @@ class LearnedTransfer(SimilarityTransfer):
         for i, (j, v) in enumerate(zip(col, kd)):
             if j >= 0 and np.isfinite(v): L[i, j] = v
         return L
+
+# %% ../nbs/04b_transfer.ipynb #33108d93
+MC_REGIMES = ('contexts', *REGIMES)   # 'contexts': vcc.contexts.make_context_screen; the others: multi_context_screen of that regime
+
+@dataclass
+class RegimeContexts:
+    "A multi-context screen of one regime, with the shared part of each effect in each context (what the oracle knows)."
+    screen: ContextScreen
+    regime: str
+    shared_effects: dict   # context -> (perts, genes) shared part of the effect, as expressed there
+    families: dict         # context -> family label
+    @property
+    def contexts(self): return self.screen.contexts
+
+def multi_context_screen(regime:str='programs', # 'contexts' or a key of vcc.regimes.REGIMES
+                         contexts:tuple=('C1', 'C2', 'C3', 'C4'),
+                         families:int=2, # lineages the contexts fall in (round robin); 1: none
+                         shared:float=0.6, # share of each effect common to all contexts
+                         family_share:float=0.5, # share of a context's private effect and baseline shift common to its family
+                         baseline_sd:float=0.35, gain_range:tuple=(0.7, 1.3),
+                         n_genes:int=1_000, n_perts:int=30, cells_per_pert:int=CELLS_PER_PERT, n_control:int=2_000,
+                         median_umi:float|None=None, seed:int=0) -> RegimeContexts:
+    "Draw a multi-context screen of `regime` (no cells yet): every context a training context, its shared effects known."
+    median_umi = median_umi or 20_000 * n_genes / 18_533
+    sizes = dict(n_genes=n_genes, n_train=n_perts, n_val=0, n_test=0, cells_per_pert=cells_per_pert, n_control=n_control, median_umi=median_umi)
+    if regime == 'contexts':
+        scr = make_context_screen(targets=(), training=tuple(contexts), n_genes=n_genes, n_perts=n_perts, cells_per_pert=cells_per_pert,
+                                  n_control=n_control, median_umi=median_umi, shared=shared, seed=seed)
+        base = make_screen_model(seed=seed, **sizes)   # the common effect make_context_screen draws
+        if base.perts.index.tolist() != scr.perts: raise RuntimeError('vcc.contexts.make_context_screen no longer draws its common effect from make_screen_model')
+        tgt = base.perts.gene_index.to_numpy()
+        sh = {}
+        for c in contexts:
+            e = scr.gains[c] * shared * base.effects; e[np.arange(len(tgt)), tgt] = 0.0; sh[c] = e
+        return RegimeContexts(scr, regime, sh, {c: c for c in contexts})
+    if regime not in REGIMES: raise ValueError(f'regime={regime!r}: use one of {MC_REGIMES}')
+    if not 0 <= shared <= 1 or not 0 <= family_share <= 1: raise ValueError('shared and family_share are shares between 0 and 1')
+    base = regime_screen_model(regime, seed=seed, **sizes)
+    P, G, W = len(base.perts), len(base.genes), base.loadings
+    tgt = base.perts.gene_index.to_numpy()
+    size = np.linalg.norm(base.effects, axis=1, keepdims=True)
+    def private(rng):
+        x = rng.normal(0, 1, (P, W.shape[1])) @ W.T + (rng.random((P, G)) < 0.01) * rng.normal(0, 0.6, (P, G))
+        return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12) * size
+    fam_of = {c: f'F{k % max(families, 1) + 1}' for k, c in enumerate(contexts)}
+    fam_draw = {f: (private(np.random.default_rng([seed, 11, k])), np.random.default_rng([seed, 12, k]).normal(0, baseline_sd, G))
+                for k, f in enumerate(sorted(set(fam_of.values())))}
+    fs = family_share if families > 1 else 0.0
+    models, gains, sh = {}, {}, {}
+    for k, c in enumerate(contexts):
+        rng = np.random.default_rng([seed, 13, k])
+        fpriv, fshift = fam_draw[fam_of[c]]
+        genes = base.genes.copy()
+        genes['log_base'] = genes.log_base + np.sqrt(fs) * fshift + np.sqrt(1 - fs) * rng.normal(0, baseline_sd, G)
+        gains[c] = float(rng.uniform(*gain_range))
+        priv = np.sqrt(fs) * fpriv + np.sqrt(1 - fs) * private(rng)
+        effects = gains[c] * (shared * base.effects + (1 - shared) * priv)
+        effects[np.arange(P), tgt] = 0.0
+        sh[c] = gains[c] * shared * base.effects; sh[c][np.arange(P), tgt] = 0.0
+        perts = base.perts.copy(); perts['n_cells'] = cells_per_pert
+        perts['knockdown'] = np.clip(perts.knockdown * rng.uniform(0.85, 1.05, P), 0.3, 0.97)
+        models[c] = dataclasses.replace(base, genes=genes, effects=effects, perts=perts, median_umi=float(median_umi * np.exp(rng.normal(0, 0.15))))
+    return RegimeContexts(ContextScreen(models, [], shared, gains, seed), regime, sh, fam_of)
+
+# %% ../nbs/04b_transfer.ipynb #aa64190f
+class ContextOracle:
+    "Told the shared part ('shared') or all ('all') of each effect in the context it predicts; factors from the simulator's latent expression."
+    def __init__(self, rc:RegimeContexts, knows:str='shared', n_cells:int=400, seed:int=12345):
+        if knows not in ('shared', 'all'): raise ValueError(f"knows={knows!r}: use 'shared' or 'all'")
+        self.rc, self.knows, self.n_cells, self.seed = rc, knows, n_cells, seed
+        self.name = f'oracle_{knows}'
+    def __repr__(self): return f'ContextOracle(knows={self.knows!r}, regime={self.rc.regime!r})'
+    def fit(self, screens=None): return self
+    def predict_scale(self, control_mean, targets, context:str|None=None) -> np.ndarray:
+        if context not in self.rc.screen.models: raise ValueError(f'the oracle needs the context it predicts (one of {self.rc.contexts}), got {context!r}')
+        m = self.rc.screen.models[context]
+        E = self.rc.shared_effects[context] if self.knows == 'shared' else m.effects
+        rng = np.random.default_rng([self.seed, self.rc.contexts.index(context)])
+        n, G = self.n_cells, len(m.genes)
+        batch = rng.choice(m.batch_shift.index.to_numpy(), n)
+        eta0 = m.genes.log_base.to_numpy() + rng.normal(0, m.program_sd, (n, m.loadings.shape[1])) @ m.loadings.T + m.batch_shift.loc[batch].to_numpy()
+        def share(eta):
+            eta = eta - eta.max(1, keepdims=True); e = np.exp(eta)
+            return (e / e.sum(1, keepdims=True)).mean(0)
+        ctl = share(eta0)
+        response = rng.gamma(m.response_shape, 1 / m.response_shape, n)
+        escaped = rng.random(n) < m.escape_rate
+        row = {p: i for i, p in enumerate(m.perts.index)}
+        out = np.ones((len(targets), G))
+        for i, t in enumerate(targets):
+            if t not in row: continue
+            p = row[t]; eta = eta0 + response[:, None] * E[p][None]
+            eta[:, m.perts.gene_index.iloc[p]] += np.log1p(-m.perts.knockdown.iloc[p] * np.where(escaped, 0.2, 1.0))
+            out[i] = share(eta) / np.maximum(ctl, 1e-300)
+        return out
+
+# %% ../nbs/04b_transfer.ipynb #4fbb1cfb
+def predict_context_cells(model, controls, targets:list, context:str|None=None, cells:int=CELLS_PER_PERT, seed:int=0):
+    "A model's raw-count cells for `targets` in one context, drawn from its control cells (CSR, and the label of each cell)."
+    X = sp.csr_matrix(controls)
+    scale = np.asarray(model.predict_scale(np.asarray(X.mean(0, dtype=np.float64)).ravel(), list(targets), context=context), float)
+    blocks = [emit_counts(X, np.nan_to_num(scale[i], nan=1.0), cells, np.random.default_rng([seed, i])) for i in range(len(targets))]
+    return sp.vstack(blocks, format='csr'), np.repeat(np.asarray(targets, dtype=object), cells)
+
+def context_reference(real:ad.AnnData, cache:dict|None=None):
+    "The 2026 score's reference side of one context's real cells (controls and perturbations), reused from `cache` where the same cells were summarised."
+    from vcc.metrics2026 import summarise_real_2026
+    key = (str(real.obs[CONTEXT_COL].iloc[0]) if CONTEXT_COL in real.obs else '', real.n_obs, float(real.X.sum()))
+    if cache is not None and key in cache: return cache[key]
+    ref = next(iter(summarise_real_2026(real).values()))
+    if cache is not None: cache[key] = ref
+    return ref
+
+def score_prediction(X, labels, ref) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    "Per-perturbation values, the (metric, u, b, r, s) table and the context's score (mean of the six s) of predicted cells."
+    from vcc.metrics2026 import score_context_2026
+    per, table = score_context_2026(X, labels, ref)
+    return per, table, float(np.nanmean(table.s))
+
+# %% ../nbs/04b_transfer.ipynb #c163046a
+def transfer_candidates() -> dict:
+    "The transfer models `auto` chooses among: name -> zero-argument factory."
+    return {'context_mean': ContextMeanBaseline, 'additive': AdditiveTransfer, 'similarity': SimilarityTransfer, 'knockdown': KnockdownTransfer,
+            'learned': LearnedTransfer}
+
+class AutoTransfer:
+    "Choose among transfer models by leave-one-context-out on the training contexts (exact 2026 score), then refit the best on all."
+    name = 'auto'
+    def __init__(self, candidates:dict|None=None, # name -> factory (default: `transfer_candidates()`)
+                 cells:int=CELLS_PER_PERT, seed:int=0,
+                 reference_cache:dict|None=None): # shared cache of references (the same cells are summarised once)
+        self.candidates = candidates or transfer_candidates()
+        self.cells, self.seed = cells, seed
+        self.reference_cache = {} if reference_cache is None else reference_cache
+    def __repr__(self): return f'AutoTransfer(candidates={list(self.candidates)}, cells={self.cells}, seed={self.seed})'
+    def fit(self, screens):
+        "Leave-one-context-out over the training contexts, then refit the winner on all of them."
+        if isinstance(screens, dict):   # public-screen statistics, no cells: the choice is SimilarityTransfer's own (its grid holds AdditiveTransfer's)
+            self.model_ = SimilarityTransfer().fit(screens)
+            self.chosen_, self.genes_ = 'similarity', self.model_.genes_.tolist()
+            self.leaderboard_ = self.model_.inner_errors_.assign(model='similarity')
+            return self
+        if not isinstance(screens, ad.AnnData) or CONTEXT_COL not in screens.obs:
+            raise DataError('<training AnnData>', 'auto needs the training contexts\' cells with obs["context"]', 'pass the reference screens as one AnnData of raw counts')
+        ctx = screens.obs[CONTEXT_COL].astype(str).to_numpy()
+        contexts = sorted(set(ctx))
+        rows = []
+        if len(contexts) >= 2:
+            for k, c in enumerate(contexts):
+                real = screens[ctx == c]
+                try: ref = context_reference(real, self.reference_cache)
+                except ValueError as e:   # too small a reference for the 2026 score's scaling (e.g. no lfc_nmae anchor): not scored
+                    rows += [dict(context=c, model=name, score=np.nan, seconds=0.0, note=str(e)) for name in self.candidates]; continue
+                lab = real.obs[PERT_COL].astype(str).to_numpy()
+                targets = sorted(set(lab) - {CONTROL_LABEL})
+                train = screens[ctx != c]
+                for name, make in self.candidates.items():
+                    t0 = time.perf_counter()
+                    try: model = make().fit(train)
+                    except ValueError as e:   # a candidate that cannot fit on these references (e.g. learned with one): not scored
+                        rows.append(dict(context=c, model=name, score=np.nan, seconds=time.perf_counter() - t0, note=str(e))); continue
+                    X, labels = predict_context_cells(model, real.X[lab == CONTROL_LABEL], targets, c, self.cells, self.seed + k)
+                    rows.append(dict(context=c, model=name, score=score_prediction(X, labels, ref)[2], seconds=time.perf_counter() - t0, note=''))
+        self.leaderboard_ = pd.DataFrame(rows, columns=['context', 'model', 'score', 'seconds', 'note'])
+        if self.leaderboard_.score.notna().any():
+            board = self.leaderboard_.groupby('model', sort=False).score.mean()
+            self.chosen_ = str(board.idxmax())
+        else: self.chosen_ = 'additive' if 'additive' in self.candidates else next(iter(self.candidates))  # nothing scored (one context, or too small): the default
+        self.model_ = self.candidates[self.chosen_]().fit(screens)
+        self.genes_ = screens.var_names.tolist()
+        return self
+    def predict_scale(self, control_mean, targets, context=None):
+        "The chosen model's factors."
+        if not hasattr(self, 'model_'): raise RuntimeError('fit the model first')
+        return self.model_.predict_scale(control_mean, targets, context=context)
+    def __getstate__(self):
+        "Pickles without the cache of reference sides (large, and rebuilt from the cells when needed)."
+        return {k: (v if k != 'reference_cache' else {}) for k, v in self.__dict__.items()}
+
+def make_auto_2026(**kwargs) -> AutoTransfer:
+    "The 2026 `auto` model (for `vcc train --edition 2026 --model auto`): an unfitted `AutoTransfer`; fit it on the reference screens (AnnData with `context`)."
+    return AutoTransfer(**kwargs)
+
+# %% ../nbs/04b_transfer.ipynb #a544f9b2
+@dataclass
+class TransferCV:
+    "Per (kind, context, fold, model): the per-perturbation values, the (metric, u, b, r, s) table, and fit seconds."
+    per_perturbation: pd.DataFrame
+    table: pd.DataFrame
+    regime: str = ''
+
+def _cells_of(rc:RegimeContexts, seed:int) -> dict:
+    return {c: context_adata(rc.screen, c, seed=seed) for c in rc.contexts}
+
+def evaluate_transfer(rc:RegimeContexts, models:dict|None=None, # name -> factory (default: `transfer_candidates()` and auto)
+                      kinds:tuple=('leave_context_out', 'heldout_perts'),
+                      oracles:bool=True, n_folds:int=2, heldout_context:str|None=None, # the context of the held-out-perturbation folds (default: the first)
+                      heldout_models:tuple|None=None, # models run on the held-out-perturbation folds (default: all but auto)
+                      cells:int=CELLS_PER_PERT, seed:int=0, adatas:dict|None=None, progress:bool=False,
+                      cache:dict|None=None) -> TransferCV: # reference sides by cells (share it with an AutoTransfer's `reference_cache`)
+    "Leave-one-context-out and held-out-perturbation CV of transfer models on a multi-context screen, with the exact 2026 score."
+    cache = {} if cache is None else cache
+    models = dict(models or {**transfer_candidates(), 'auto': lambda: AutoTransfer(reference_cache=cache, seed=seed)})
+    if oracles: models |= {'oracle_shared': lambda: ContextOracle(rc, 'shared'), 'oracle_all': lambda: ContextOracle(rc, 'all')}
+    cells_of = adatas or _cells_of(rc, rc.screen.seed)
+    pers, tables = [], []
+    def run(kind, c, fold, train, real, names):
+        try: ref = context_reference(real, cache)
+        except ValueError as e:   # too few cells or perturbations for the score's scaling: said, and left out
+            __import__('warnings').warn(f'{rc.regime} {kind} {c} fold {fold}: not scored ({e})'); return
+        lab = real.obs[PERT_COL].astype(str).to_numpy()
+        targets = sorted(set(lab) - {CONTROL_LABEL})
+        for name in names:
+            t0 = time.perf_counter()
+            model = models[name]().fit(train)
+            X, labels = predict_context_cells(model, real.X[lab == CONTROL_LABEL], targets, c, cells, seed + fold)
+            secs = time.perf_counter() - t0
+            per, table, score = score_prediction(X, labels, ref)
+            keys = dict(kind=kind, context=c, fold=fold, model=name)
+            pers.append(per.assign(**keys)); tables.append(table.assign(**keys, seconds=secs))
+            if progress: print(f'{rc.regime} {kind} {c} fold {fold} {name}: {score:.3f} ({secs:.1f} s)', flush=True)
+    if 'leave_context_out' in kinds:
+        for c in rc.contexts:
+            train = ad.concat([cells_of[k] for k in rc.contexts if k != c], index_unique='-')
+            run('leave_context_out', c, 0, train, cells_of[c], list(models))
+    if 'heldout_perts' in kinds:
+        hc = heldout_context or rc.contexts[0]
+        perts = np.random.default_rng(seed).permutation(rc.screen.perts)
+        names = list(heldout_models or [m for m in models if m != 'auto'])
+        for f in range(n_folds):
+            held = set(perts[f::n_folds])
+            keep = lambda a: a[~a.obs[PERT_COL].astype(str).isin(held).to_numpy()]
+            train = ad.concat([keep(cells_of[k]) for k in rc.contexts], index_unique='-')
+            real = cells_of[hc][cells_of[hc].obs[PERT_COL].astype(str).isin(held | {CONTROL_LABEL}).to_numpy()]
+            run('heldout_perts', hc, f, train, real, names)
+    return TransferCV(pd.concat(pers, ignore_index=True), pd.concat(tables, ignore_index=True), rc.regime)
+
+# %% ../nbs/04b_transfer.ipynb #4eb6b294
+def _boot_scores(per:pd.DataFrame, table:pd.DataFrame, idx:np.ndarray) -> np.ndarray:
+    "Context scores (mean of six scaled metrics) of B resamples `idx` (B x n) of one prediction's perturbations."
+    from vcc.metrics2026 import METRICS_2026, scale_2026
+    b, r = table.set_index('metric').b, table.set_index('metric').r
+    cols = []
+    for m in METRICS_2026:
+        if m == 'expr_mse_unbiased_capped_norm':
+            num, den = per.expr_mse_unbiased_capped.to_numpy(float)[idx], per.expr_distance_unbiased.to_numpy(float)[idx]
+            ok = np.isfinite(num) & np.isfinite(den)
+            d = np.where(ok, den, 0).sum(1)
+            u = np.divide(np.where(ok, num, 0).sum(1), d, out=np.full(len(d), np.nan), where=d > 0)
+        else:
+            v = per[m].to_numpy(float)[idx]
+            cnt = np.isfinite(v).sum(1)
+            u = np.divide(np.nansum(v, 1), cnt, out=np.full(len(cnt), np.nan), where=cnt > 0)
+        cols.append([scale_2026(m, x, b[m], r[m]) for x in u])
+    with np.errstate(all='ignore'), __import__('warnings').catch_warnings():
+        __import__('warnings').simplefilter('ignore', RuntimeWarning)
+        return np.nanmean(np.array(cols, float), 0)
+
+def summarise_transfer(cv:TransferCV, baseline:str='context_mean', oracle:str='oracle_shared', n_boot:int=300, seed:int=0) -> pd.DataFrame:
+    "Per (kind, model): score and 95% interval, difference from the baseline and from the best single (non-oracle, non-auto) model with intervals, share of the oracle's score."
+    rng, rows = np.random.default_rng(seed), []
+    for kind, pk in cv.per_perturbation.groupby('kind', sort=False):
+        tk = cv.table[cv.table.kind == kind]
+        groups = pk[['context', 'fold']].drop_duplicates().itertuples(index=False)
+        names = list(dict.fromkeys(pk.model))
+        boots, points, secs = {m: [] for m in names}, {m: [] for m in names}, {}
+        for c, f in groups:
+            n = int(((pk.context == c) & (pk.fold == f) & (pk.model == names[0])).sum())
+            idx = rng.integers(0, n, (n_boot, n))
+            for m in names:
+                per = pk[(pk.context == c) & (pk.fold == f) & (pk.model == m)].reset_index(drop=True)
+                t = tk[(tk.context == c) & (tk.fold == f) & (tk.model == m)]
+                boots[m].append(_boot_scores(per, t, idx)); points[m].append(float(np.nanmean(t.s)))
+        B = {m: np.nanmean(np.array(v), 0) for m, v in boots.items()}
+        P = {m: float(np.mean(v)) for m, v in points.items()}
+        singles = [m for m in names if not m.startswith('oracle') and m != 'auto']   # the best single model (auto is judged against it)
+        best = max(singles, key=lambda m: P[m])
+        ci = lambda x: (float(np.nanpercentile(x, 2.5)), float(np.nanpercentile(x, 97.5)))
+        for m in names:
+            row = dict(kind=kind, model=m, score=P[m], lo=ci(B[m])[0], hi=ci(B[m])[1], n_groups=len(points[m]),
+                       fit_predict_s=float(tk[tk.model == m].drop_duplicates(['context', 'fold']).seconds.mean()))
+            if baseline in B:
+                d = B[m] - B[baseline]; row.update(vs_baseline=P[m] - P[baseline], vs_baseline_lo=ci(d)[0], vs_baseline_hi=ci(d)[1])
+            d = B[m] - B[best]; row.update(best=best, vs_best=P[m] - P[best], vs_best_lo=ci(d)[0], vs_best_hi=ci(d)[1])
+            if oracle in B and P[oracle] > 0:
+                share = B[m] / np.where(B[oracle] > 0, B[oracle], np.nan)
+                row.update(of_oracle=P[m] / P[oracle], of_oracle_lo=ci(share)[0], of_oracle_hi=ci(share)[1])
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+# %% ../nbs/04b_transfer.ipynb #18905ac6
+def plot_transfer_leaderboard(board:pd.DataFrame, kind:str='leave_context_out'):
+    "Each regime's scores (mean of the six scaled 2026 metrics) with 95% intervals: models as bars, 0 = the context's own mean response (b), 1 = the split-half replicate (r)."
+    import matplotlib.pyplot as plt
+    b = board[board.kind == kind]
+    regimes = list(dict.fromkeys(b.regime)) if 'regime' in b else ['']
+    models = list(dict.fromkeys(b.model))
+    fig, ax = plt.subplots(figsize=(max(6.0, 2.5 + 0.4 * len(models) * len(regimes)), 3.6))
+    width = 0.8 / len(models)
+    for k, m in enumerate(models):
+        rows = [b[(b.model == m) & ((b.regime == r) if 'regime' in b else True)] for r in regimes]
+        x = np.arange(len(regimes)) + (k - (len(models) - 1) / 2) * width
+        y = np.array([r.score.iloc[0] if len(r) else np.nan for r in rows])
+        lo = np.array([r.lo.iloc[0] if len(r) else np.nan for r in rows]); hi = np.array([r.hi.iloc[0] if len(r) else np.nan for r in rows])
+        ax.bar(x, y, width, label=m, yerr=np.vstack([y - lo, hi - y]), capsize=2, hatch='//' if m.startswith('oracle') else None, alpha=0.85)
+    ax.axhline(0, color='k', lw=0.8); ax.axhline(1, color='k', lw=0.8, ls='--')
+    ax.set_xticks(np.arange(len(regimes)), regimes); ax.set_ylabel('2026 score (0 = b, 1 = replicate)')
+    ax.set_title(f'{kind.replace("_", " ")}: 95% intervals', fontsize=10)
+    ax.legend(fontsize=7, ncol=2, frameon=False, loc='upper left', bbox_to_anchor=(1, 1))
+    fig.tight_layout()
+    return fig
