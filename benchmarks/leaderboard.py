@@ -118,11 +118,35 @@ def suite(a, parser):
         boards.append(run_one(sub).assign(data=data))
     table = pd.concat(boards, ignore_index=True)
     write_csv(table, a.out/'suite.csv', overwrite=a.overwrite)
-    cols = ['data', 'model', 'score', 'score_lo', 'score_hi', 'of_oracle', 'of_ceiling', 'mae', 'discrimination_score_l1', 'overlap_at_N']
+    cols = ['data', 'model', 'score', 'score_lo', 'score_hi', 'of_oracle', 'of_ceiling', 'mae', 'discrimination_score_l1', 'overlap_at_N', 'auto_minus_best']
+    table['auto_minus_best'] = table.get('auto_minus_best', pd.Series('', index=table.index)).fillna('')
     (a.out/'suite.md').write_text(markdown_table(table[cols].rename(columns={'discrimination_score_l1': 'PDS', 'overlap_at_N': 'DES', 'mae': 'MAE'}), digits=3))
     plot_suite(table).savefig(a.out/'suite.png', dpi=90, bbox_inches='tight')
     print(f"wrote {a.out/'suite.csv'}, {a.out/'suite.md'}, {a.out/'suite.png'}")
     return table
+
+def kept(make, store:list):
+    "A factory like `make` that also keeps each model it makes (cross_validate fits it in place): to read what `auto` chose per fold."
+    def f():
+        m = make(); store.append(m)
+        return m
+    return f
+
+def paired_gap(results, a:str, b:str, n_boot:int=1000, seed:int=0, ci:float=0.95) -> dict:
+    "Official score of `a` minus `b` (x100) with a paired bootstrap interval over held-out knockdowns (same draws for both)."
+    import numpy as np
+    from vcc.metrics import combined_score, VCC_METRICS
+    from vcc.evaluate import BASELINE
+    wide = {m: results[results.model == m].set_index(['fold', 'perturbation'])[VCC_METRICS] for m in (a, b, BASELINE)}
+    keys = wide[BASELINE].index
+    wide = {m: w.reindex(keys) for m, w in wide.items()}
+    score = lambda m, rows: float(combined_score(wide[m].iloc[rows].mean(), wide[BASELINE].iloc[rows].mean()).set_index('metric').loc['avg_score', 'x100'])
+    perts = keys.get_level_values('perturbation')
+    rows_of = [np.flatnonzero(perts == p) for p in dict.fromkeys(perts)]
+    draws = np.random.default_rng(seed).integers(0, len(rows_of), (n_boot, len(rows_of)))
+    gaps = [score(a, r) - score(b, r) for r in (np.concatenate([rows_of[i] for i in d]) for d in draws)]
+    every = np.arange(len(keys))
+    return dict(gap=score(a, every) - score(b, every), gap_lo=np.percentile(gaps, (1 - ci) / 2 * 100), gap_hi=np.percentile(gaps, (1 + ci) / 2 * 100))
 
 def plot_suite(table):
     "One panel per data set: each model's official score (x100) with its interval; auto dark, oracles and the ceiling grey."
@@ -149,12 +173,23 @@ def run_one(a):
     adata, totals_key, screen = load(a.data, a.regime_size, a.seed)
     if a.totals_key is not None: totals_key = a.totals_key or None
     factories = {n: factory(n, specs, adata, screen) for n in names}
+    autos = []
+    if 'auto' in factories: factories['auto'] = kept(factories['auto'], autos)
     if a.cell_rule: factories = {n: functools.partial(with_rule, f, a.cell_rule) for n, f in factories.items()}
     t0 = time.time()
     results = cross_validate(adata, factories, n_folds=a.folds, seed=a.seed, repeats=a.repeats, max_controls=a.max_controls, totals_key=totals_key,
                              ceiling_seeds=tuple(int(s) for s in a.ceiling_seeds.split(',') if s))
     board = with_shares(leaderboard(results, seed=a.seed))
     a.out.mkdir(parents=True, exist_ok=True)
+    if autos:  # what auto chose in each fold, and its gap to the best single candidate (paired over knockdowns)
+        write_csv(pd.DataFrame({'fold': range(len(autos)), 'choice': [m.choice_ for m in autos]}), a.out/'auto_choices.csv', overwrite=a.overwrite)
+        print('auto chose, by fold: ' + '; '.join(m.choice_ for m in autos))
+        singles = board[~board.model.isin(['auto', REPLICATE, 'cell_mean_baseline', *ORACLES])]
+        if len(singles):
+            best = singles.model.iloc[0]
+            gap = paired_gap(results, 'auto', best, seed=a.seed)
+            board['auto_minus_best'] = [f"{gap['gap']:.2f} [{gap['gap_lo']:.2f}, {gap['gap_hi']:.2f}] vs {best}" if m == 'auto' else '' for m in board.model]
+            print(f"auto minus the best single candidate ({best}): {gap['gap']:.2f} [{gap['gap_lo']:.2f}, {gap['gap_hi']:.2f}] (x100, paired 95% bootstrap)")
     paths = save_leaderboard(board, a.out, overwrite=a.overwrite)
     write_csv(results, a.out/'results.csv', overwrite=a.overwrite)
     ceiling = board.loc[board.model == REPLICATE, 'score']

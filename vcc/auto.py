@@ -121,10 +121,12 @@ class AutoModel(PerturbationModel):
         rows = pd.concat(rows, ignore_index=True)
         single = inner_leaderboard(rows, self.n_boot, self.seed)
         # blends of the top candidates, on the same out-of-fold predictions
+        blends = {}  # name -> members (names may hold '+', e.g. 'pert_mean+kd')
         for top in self.blend:
             if top > len(single): continue
             members = single.model[:top].tolist()
             name = 'blend(' + '+'.join(members) + ')'
+            blends[name] = members
             for k, held_order, counts, real, baseline in folds:
                 pb = np.mean([oof[k, m] for m in members], axis=0)
                 cells = cells_from_pseudobulk(train.controls, held_order, pb, counts['n_cells'].to_numpy(int), seed=self.seed)
@@ -132,11 +134,8 @@ class AutoModel(PerturbationModel):
             seconds[name] = sum(seconds[m] for m in members)
         board = inner_leaderboard(rows, self.n_boot, self.seed)
         board['fit_seconds'] = board.model.map(seconds)
-        best = board.model[0]
-        base_mae = rows.loc[rows.model == 'cell_mean_baseline', 'mae'].mean()
-        safe = board[(board.mae <= base_mae) & (board.score >= board.score_lo[0])]
-        if self.guard_mae and len(safe): best = safe.model.iloc[0]  # the official score gives nothing for an MAE above the baseline's
-        members = best[len('blend('):-1].split('+') if best.startswith('blend(') else [best]
+        best = self._choose(board, rows.loc[rows.model == 'cell_mean_baseline', 'mae'].mean())
+        members = blends.get(best, [best])
         board['chosen'] = board.model == best
         board = pd.concat([board, pd.DataFrame([{'model': 'cell_mean_baseline', 'score': 0.0, 'fit_seconds': 0.0, 'chosen': False, **rows[rows.model == 'cell_mean_baseline'][VCC_METRICS].mean()}])], ignore_index=True)
         self.leaderboard_, self.results_, self.choice_ = board, rows, best
@@ -144,6 +143,11 @@ class AutoModel(PerturbationModel):
         self.weights_ = pd.Series(1 / len(members), index=members, name='weight')
         self.cv_mae_ = board.set_index('model')['mae']   # the run report's column: the inner-CV MAE of each member
         self.cv_mae_[self.name] = self.cv_mae_[best]
+
+    def _choose(self, board:pd.DataFrame, base_mae:float) -> str:
+        "The entry to refit: the best; with `guard_mae`, the best no worse than the baseline's MAE if it scores within the best's interval."
+        safe = board[(board.mae <= base_mae) & (board.score >= board.score_lo[0])]
+        return safe.model.iloc[0] if self.guard_mae and len(safe) else board.model[0]  # the official score gives nothing for an MAE above the baseline's
 
     def predict_deltas(self, genes):
         "The chosen candidate's predicted change (each member's, after its own knockdown rule and floor, averaged for a blend)."
