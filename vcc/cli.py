@@ -368,6 +368,10 @@ def cmd_submit(args) -> int:
     if args.cell_rule: kwargs['rule'] = args.cell_rule
     if args.allow_flags: kwargs['allow_flags'] = tuple(f for f in args.allow_flags.split(',') if f)
     out = submit_run(args.run, args.data, args.version, **kwargs)
+    cells = json.loads((out/'manifest.json').read_text()).get('cells') or {}
+    if cells.get('downsampled'):   # the counts file asks for more than the split's cap: said, not silent
+        _say('submit', f"the counts file asks for {cells['asked']:,} cells, over the {args.split} cap of {cells['cap']:,}: "
+                       f"the cells per perturbation were scaled down to fit ({cells['written']:,} written; manifest.json has each)")
     root = '' if args.root == Path('submissions') else f' --root {_q(args.root)}'
     print(f"submission: {out}\nupload:     {out/'submission.prep.vcc'}\nnext: vcc report --version {args.version}{root}")
     return 0

@@ -262,7 +262,7 @@ def write_report(version_dir, # a submission version folder (submissions/<versio
                                  language='python', progress_bar=progress, cwd=os.getcwd())
         except pm.PapermillExecutionError as e:
             problem, _, fix = e.evalue.partition('. Fix: ')  # an error that carries its own fix: that fix, once
-            raise DataError(vdir, f'the report notebook failed in cell {e.exec_count}: {e.ename}: {problem}',
+            raise DataError(Path(version_dir), f'the report notebook failed in cell {e.exec_count}: {e.ename}: {problem}',
                             (fix or 'fix the cause, then run vcc report again') + ' (no report was kept)') from None
         _relative_paths(tmp/'report.ipynb')
         (tmp/'report.html').write_text(report_html(tmp/'report.ipynb'))
