@@ -128,6 +128,7 @@ def finish_page(executed: Path, dst: Path):
     nb = NBProcessor(executed, procs=post, rm_directives='quarto', process=True).nb
     fm = nb.metadata.get('vcc_docs', {}).get('frontmatter', {})
     base, cells = _doc_base(), []
+    report_page = dst.stem in EXTRA_PAGES.values()
     title = fm.get('title') or dst.stem.replace('_', ' ').title()
     head = f'# {title}'
     if fm.get('description'): head += f'\n\n> {fm["description"]}'
@@ -149,7 +150,8 @@ def finish_page(executed: Path, dst: Path):
         if dirs.get('include') == 'false': continue
         c.source = '\n'.join(keep).strip()
         tags = set(c.metadata.get('tags', []))
-        if dirs.get('echo') == 'false' or not c.source: tags.add('remove_input')
+        if report_page and 'parameters' in tags: continue   # papermill's defaults: not part of the report
+        if dirs.get('echo') == 'false' or not c.source or report_page: tags.add('remove_input')   # a report page shows results, as report.html
         if dirs.get('output') == 'false': tags.add('remove_output')
         for o in c.get('outputs', []):
             md = o.get('data', {}).get('text/markdown')
