@@ -8,9 +8,9 @@ Docs: https://vcc-dev.github.io/vcc/train.html.md"""
 from __future__ import annotations
 import io, json, os, errno, shutil, signal, threading, contextlib, pickle, time, datetime, difflib, functools, inspect, warnings
 from pathlib import Path
-import numpy as np, pandas as pd, anndata as ad
+import numpy as np, pandas as pd, scipy.sparse as sp, anndata as ad
 import vcc
-from .data import simulate, TRAINING_FILE, PERT_COL, DataError, atomic_path, read_obs_var, check_obs_var, check_raw_counts
+from .data import simulate, TRAINING_FILE, PERT_COL, MAX_CHUNK_NNZ, DataError, atomic_path, read_obs_var, check_obs_var, check_raw_counts
 from .models import (TrainingSet, PerturbationModel, CellMeanBaseline, ControlModel, PerturbationMeanModel, LinearModel,
                         KernelRidgeModel, KNNModel, GeneSubsetModel, CellTransitionModel, EnsembleModel,
                         CoexpressionModel, TunedModel)
@@ -123,6 +123,8 @@ def load_training(data, # h5ad path, challenge folder, {'simulate': kwargs} or a
         check_training(path=p)   # labels and genes from obs/var alone: seconds, before gigabytes of counts are read
         try: adata = ad.read_h5ad(p)
         except Exception as e: raise DataError(p, f'cannot be read as an h5ad ({type(e).__name__}: {e})', 'download or generate the file again') from None
+        values = adata.X.data if sp.issparse(adata.X) else np.asarray(adata.X).reshape(-1)
+        for i in range(0, len(values), MAX_CHUNK_NNZ): check_raw_counts(values[i:i + MAX_CHUNK_NNZ], p, 'X')  # named by its file; bounded temporaries
     check_training(adata, None if isinstance(data, (dict, ad.AnnData)) else training_path(data))
     return adata, TrainingSet.from_adata(adata, max_controls=max_controls, seed=seed, totals_key=totals_key)
 
@@ -329,7 +331,8 @@ def _read_checkpoint(run:Path) -> dict:
         raise DataError(path, 'not there: the run stopped before its first checkpoint', f'train it again (vcc train), or remove {run}')
     try: ck = torch.load(path, weights_only=False)
     except Exception as e:
-        raise DataError(path, f'cannot be read ({type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ""}); the file is truncated or corrupt',
+        why = str(e).splitlines()[0].split('. ')[0][:120] if str(e) else ''
+        raise DataError(path, f'cannot be read ({type(e).__name__}: {why}); the file is truncated or corrupt',
                         f'train the run again (vcc train), or remove {run}') from None
     if not isinstance(ck, dict) or ck.get('kind') not in ('torch', 'pickle'): raise DataError(path, 'is not a vcc checkpoint', f'train the run again (vcc train), or remove {run}')
     return ck
