@@ -12,7 +12,7 @@ kind, <out>/transfer_leaderboard_<kind>.png.
     flock /tmp/vcc_heavy.lock .venv/bin/python benchmarks/transfer_leaderboard.py --out runs/transfer_leaderboard
     .venv/bin/python benchmarks/transfer_leaderboard.py --regimes network --genes 500 --out /tmp/tl   # one regime, smaller
 
-Sized for about 10 minutes on 2 cores: 4 regimes x 4 contexts (2 families) x 30 perturbations x 400 cells, 1,000 genes.
+Sized for well under 10 minutes on 2 cores (about 5 under the lock here, 2.7 GB peak): 4 regimes x 4 contexts (2 families) x 30 perturbations x 400 cells, 1,000 genes.
 No setting is tuned on the context it is scored on: the transfer models choose their settings, and `auto` its model, by
 leave-one-context-out among the training contexts only.
 """
