@@ -6,7 +6,8 @@ Docs: https://vcc-dev.github.io/vcc/pipeline.html.md"""
 
 # %% ../nbs/07c_pipeline.ipynb #e491e175
 from __future__ import annotations
-import re, tempfile
+import contextlib, json, os, pickle, re, shutil, tempfile
+from datetime import datetime, timezone
 from pathlib import Path
 import pandas as pd
 from .data import DEMO_DIR, ChallengeFolder, validate_challenge_folder, prepare_demo, write_screen
@@ -16,7 +17,9 @@ from .submit import submit_run
 from .report import write_report
 
 # %% auto #0
-__all__ = ['next_version', 'run_pipeline', 'example_version']
+__all__ = ['REPORT_2026_NOTEBOOK', 'SIZES_2026', 'next_version', 'run_pipeline', 'example_version', 'sizes_2026', 'models_2026',
+           'reference_screens', 'train_run_2026', 'read_run_2026', 'atomic_folder', 'evaluate_2026',
+           'evaluate_run_2026', 'submit_run_2026', 'per_context_2026', 'write_report_2026']
 
 # %% ../nbs/07c_pipeline.ipynb #ecc622dc
 def next_version(*roots, prefix:str='v') -> str:
@@ -52,3 +55,170 @@ def example_version(root=None) -> Path:
          if not (root/'challenge').exists() else ChallengeFolder(root/'challenge')
     return run_pipeline(cf.root, 'linear', compare=('pert_mean',), n_folds=3, runs=root/'runs', submissions=root/'submissions',
                         reports=root/'reports', packer='vcc', report=False, progress=False)['version']
+
+# %% ../nbs/07c_pipeline.ipynb #cbbd4183
+REPORT_2026_NOTEBOOK = Path(__file__).resolve().parents[1]/'nbs'/'report2026.ipynb' if '__file__' in globals() else Path('report2026.ipynb').resolve()
+SIZES_2026 = {'tiny': dict(n_genes=500, n_perts=8, cells_per_pert=200, n_control=400, median_umi=15_000),  # the smallest the exact score's lfc_nmae anchor accepts (tests)
+              'demo': None, 'full': None}  # filled below from vcc.contexts / vcc.submit2026 (imported lazily)
+
+def sizes_2026(size:str='demo') -> dict:
+    "`make_context_screen` sizes of a simulated 2026 bundle: 'tiny' (tests, seconds), 'demo' (`DEMO_2026_SIZE`) or 'full' (one real context's shape)."
+    from vcc.contexts import FULL_SIZE_2026
+    from vcc.submit2026 import DEMO_2026_SIZE
+    table = SIZES_2026 | {'demo': DEMO_2026_SIZE, 'full': FULL_SIZE_2026}
+    if size not in table: raise ValueError(f'size={size!r}: use one of {list(table)}')
+    return dict(table[size])
+
+def models_2026() -> dict:
+    "Every name `vcc train --edition 2026 --model` accepts -> a zero-argument factory of the unfitted model (the transfer models, then 'auto')."
+    from vcc.transfer import transfer_candidates, make_auto_2026
+    return transfer_candidates() | {'auto': make_auto_2026}
+
+def reference_screens(bundle, screens=None) -> Path:
+    "The reference screens a 2026 model learns from: `screens` if given, else the bundle's `public/screens.h5ad` (simulated bundles carry one)."
+    from vcc.contexts import BundleFolder
+    from vcc.data import DataError
+    path = Path(screens) if screens is not None else BundleFolder(Path(bundle)).screens
+    if not path.exists():
+        raise DataError(path, 'no reference screens here' if screens is None else 'no such file',
+                        'pass --screens an h5ad of public screens of other cell lines (raw counts, obs target_gene and context, controls in each)')
+    return path
+
+# %% ../nbs/07c_pipeline.ipynb #ed3aaa80
+def _stamp() -> str: return datetime.now(timezone.utc).strftime('%Y%m%d_%H%M%S')
+
+def train_run_2026(model:str, # a name of `models_2026()`, e.g. 'auto'
+                   bundle, # the controls bundle of the contexts to predict
+                   runs='runs', screens=None, # reference screens (default: the bundle's `public/screens.h5ad`)
+                   seed:int=0) -> Path:
+    "Fit a 2026 transfer model on the reference screens into a new run folder `runs/<model>_2026_<stamp>/` (config.json, model.pkl; auto's choices in auto_choices.csv)."
+    import anndata as ad
+    from vcc.contexts import validate_bundle
+    factories = models_2026()
+    if model not in factories: raise ValueError(f'model={model!r}: use one of {list(factories)}')
+    validate_bundle(bundle)
+    path = reference_screens(bundle, screens)
+    fitted = factories[model]() if model != 'auto' else factories[model](seed=seed)
+    fitted.fit(ad.read_h5ad(path))
+    runs = Path(runs); runs.mkdir(parents=True, exist_ok=True)
+    final = runs/f'{model}_2026_{_stamp()}'
+    with atomic_folder(final) as tmp:
+        config = dict(edition='2026', model=model, data=str(Path(bundle).absolute()), screens=str(path.absolute()), seed=seed,
+                      created_at=datetime.now(timezone.utc).isoformat(timespec='seconds'), repr=repr(fitted))
+        if model == 'auto': config['chosen'] = fitted.chosen_; fitted.leaderboard_.to_csv(tmp/'auto_choices.csv', index=False)
+        (tmp/'config.json').write_text(json.dumps(config, indent=1) + '\n')
+        with open(tmp/'model.pkl', 'wb') as f: pickle.dump(fitted, f)
+    return final
+
+def read_run_2026(run) -> tuple[dict, object]:
+    "(config, fitted model) of a 2026 run folder."
+    from vcc.data import DataError
+    run = Path(run)
+    try: config = json.loads((run/'config.json').read_text())
+    except (OSError, ValueError): raise DataError(run, 'not a run folder (no readable config.json)', 'pass a folder written by vcc train --edition 2026') from None
+    if config.get('edition') != '2026': raise DataError(run, 'a 2025 run folder', 'pass --edition 2025, or a run trained with vcc train --edition 2026')
+    with open(run/'model.pkl', 'rb') as f: return config, pickle.load(f)
+
+@contextlib.contextmanager
+def atomic_folder(final:Path):
+    "A temporary folder beside `final` that becomes `final` only if the block finishes (never replacing one)."
+    final = Path(final)
+    if final.exists(): raise FileExistsError(f'{final} exists and vcc never overwrites silently')
+    tmp = Path(tempfile.mkdtemp(prefix=f'.{final.name}.', suffix='.tmp', dir=final.parent))
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists(): shutil.rmtree(tmp)
+
+# %% ../nbs/07c_pipeline.ipynb #c232a252
+def evaluate_2026(screens, # reference screens: h5ad path or AnnData (raw counts, `target_gene`, `context`)
+                  models, # names of `models_2026()`
+                  n_folds:int=2, cells:int|None=None, seed:int=0, bundle=None, # a simulated bundle's truth is scored too (its kind 'truth')
+                  fitted:dict|None=None, # name -> an already fitted model (its truth rows reuse it)
+                  progress:bool=False):
+    "Held-out-perturbation CV within each reference context and leave-one-context-out, per model, with the exact 2026 score: (CV2026 with a `model` column, leaderboard)."
+    import anndata as ad
+    from vcc.contexts import BundleFolder, find_controls
+    from vcc.submit2026 import CV2026, cross_validate_2026, truth_scores, summarise_cv_2026, default_score
+    screens = ad.read_h5ad(screens) if not isinstance(screens, ad.AnnData) else screens
+    factories, score, tables, pers, boards = models_2026(), default_score(), [], [], []
+    bf = BundleFolder(Path(bundle)) if bundle is not None else None
+    for name in models:
+        cv = cross_validate_2026(screens, factories[name], n_folds=n_folds, cells=cells, score=score, seed=seed, progress=progress)
+        if bf is not None and all(bf.truth(c).exists() for c in find_controls(bf.root)):
+            model = (fitted or {}).get(name) or factories[name]().fit(screens)
+            t = truth_scores(model, bf.root, cells or 400, score, seed)
+            cv = CV2026(pd.concat([cv.table, t.table], ignore_index=True), pd.concat([cv.per_perturbation, t.per_perturbation], ignore_index=True), cv.score)
+        tables.append(cv.table.assign(model=name)); pers.append(cv.per_perturbation.assign(model=name))
+        boards.append(summarise_cv_2026(cv, score).assign(model=name))
+    cv = CV2026(pd.concat(tables, ignore_index=True), pd.concat(pers, ignore_index=True), score.name)
+    board = pd.concat(boards, ignore_index=True)
+    return cv, board[['model'] + [c for c in board.columns if c != 'model']]
+
+def evaluate_run_2026(run, compare=('context_mean',), n_folds:int=2, cells:int|None=None, seed:int=0, overwrite:bool=False, progress:bool=False) -> dict:
+    "`evaluate_2026` of a run's model and `compare` on the run's reference screens (and its bundle's truth if simulated), into `run/cv/`."
+    config, model = read_run_2026(run)
+    names = [config['model']] + [m for m in compare if m != config['model']]
+    cv, board = evaluate_2026(config['screens'], names, n_folds, cells, seed, bundle=config['data'], fitted={config['model']: model}, progress=progress)
+    out = Path(run)/'cv'
+    if out.exists():
+        if not overwrite: raise FileExistsError(f'{out} exists and vcc never overwrites silently: pass --overwrite to replace it')
+        shutil.rmtree(out)
+    with atomic_folder(out) as tmp:
+        cv.table.to_csv(tmp/'cv_results.csv', index=False); cv.per_perturbation.to_csv(tmp/'cv_per_perturbation.csv', index=False)
+        board.to_csv(tmp/'leaderboard.csv', index=False); (tmp/'score.txt').write_text(cv.score + '\n')
+    return dict(cv=cv, leaderboard=board, folder=out)
+
+def submit_run_2026(run, version:str, root='submissions', bundle=None, # default: the bundle the run was trained for
+                    seed:int=0, cells_per_pert:int=400, verify:str|None='repack', progress:bool=False) -> Path:
+    "The 400-cell raw-count submission of a 2026 run for every context of the bundle, into `root/version/` (with the run's CV record, if any)."
+    from vcc.submit2026 import CV2026, make_submission_2026
+    config, model = read_run_2026(run)
+    cvdir, cv, board = Path(run)/'cv', None, None
+    if (cvdir/'cv_results.csv').exists():
+        cv = CV2026(pd.read_csv(cvdir/'cv_results.csv'), pd.read_csv(cvdir/'cv_per_perturbation.csv'), (cvdir/'score.txt').read_text().strip())
+        board = pd.read_csv(cvdir/'leaderboard.csv')
+    return make_submission_2026(model, bundle or config['data'], version, root, seed, cells_per_pert, verify=verify, scores=board, cv=cv, progress=progress)
+
+# %% ../nbs/07c_pipeline.ipynb #78b21410
+def per_context_2026(version_dir) -> pd.DataFrame|None:
+    "The six metrics' scaled scores s per (kind, context) of a 2026 version's recorded CV (the submitted model's rows), with the context's mean: None without a CV record."
+    p = Path(version_dir)/'cv_results.csv'
+    if not p.exists(): return None
+    t = pd.read_csv(p)
+    if 'model' in t.columns:
+        name = json.loads((Path(version_dir)/'manifest.json').read_text())['model']['name']
+        t = t[t.model == name] if (t.model == name).any() else t[t.model == t.model.iloc[0]]
+    wide = t.pivot_table(index=['kind', 'context'], columns='metric', values='s', aggfunc='mean', sort=False)
+    wide['mean_of_six'] = wide.mean(1)
+    return wide.reset_index()
+
+def write_report_2026(version_dir, # a 2026 submission version folder (submissions/<version>)
+                      reports='reports', overwrite:bool=False, notebook=None, # default: nbs/report2026.ipynb
+                      kernel_name:str='python3', progress:bool=False) -> Path:
+    "Execute the 2026 report notebook for a version into `reports/<version>/` (report.ipynb, report.html, summary.json)."
+    import papermill as pm
+    from vcc.data import DataError
+    from vcc.report import report_html
+    vdir, reports, notebook = Path(version_dir).absolute(), Path(reports), Path(notebook or REPORT_2026_NOTEBOOK)
+    if not notebook.exists(): raise DataError(notebook, 'the 2026 report notebook is not there', 'use vcc from its repository (pip install -e .)')
+    man = json.loads((vdir/'manifest.json').read_text())
+    final = reports/man['version']
+    if final.exists() and not overwrite: raise DataError(final, 'a report of this version exists, and reports are not overwritten silently', 'pass overwrite=True (vcc report --overwrite) or remove it')
+    reports.mkdir(parents=True, exist_ok=True)
+    old = final.with_name(f'.{final.name}.old') if final.exists() else None
+    with atomic_folder(final.with_name(f'.{final.name}.new')) as tmp:
+        params = dict(version=man['version'], submissions=os.path.relpath(vdir.parent), reports=os.path.relpath(reports.absolute()))
+        try: pm.execute_notebook(str(notebook), str(tmp/'report.ipynb'), parameters=params, kernel_name=kernel_name, language='python', progress_bar=progress, cwd=os.getcwd())
+        except pm.PapermillExecutionError as e:
+            raise DataError(Path(version_dir), f'the 2026 report notebook failed in cell {e.exec_count}: {e.ename}: {e.evalue}', 'fix the cause, then run vcc report again (no report was kept)') from None
+        (tmp/'report.html').write_text(report_html(tmp/'report.ipynb'))
+        board = per_context_2026(vdir)
+        summary = dict(edition='2026', version=man['version'], created_at=man['created_at'], model=man['model']['name'], contexts=man['contexts'], score=man.get('score'),
+                       per_context=None if board is None else json.loads(board.to_json(orient='records')))
+        (tmp/'summary.json').write_text(json.dumps(summary, indent=1) + '\n')
+        if old is not None: os.replace(final, old)
+    os.replace(final.with_name(f'.{final.name}.new'), final)
+    if old is not None: shutil.rmtree(old)
+    return final
