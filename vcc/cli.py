@@ -10,10 +10,11 @@ import argparse, errno, functools, json, os, re, shlex, shutil, sys, tempfile, t
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['DEFAULT_MODEL', 'DEMO_DATA', 'UsageError', 'int_at_least', 'json_object', 'plain_name', 'cli_terms', 'error_message',
-           'check_output', 'stale_temps', 'clean_stale', 'cmd_simulate', 'cmd_demo', 'cmd_doctor', 'model_names',
-           'check_model_names', 'cmd_models', 'cmd_train', 'cmd_evaluate', 'cmd_score', 'cmd_submit', 'cmd_report',
-           'parser', 'main']
+__all__ = ['DEFAULT_MODEL', 'DEMO_DATA', 'DEMO_DATA_2026', 'DEFAULT_MODEL_2026', 'UsageError', 'int_at_least', 'json_object',
+           'plain_name', 'cli_terms', 'error_message', 'check_output', 'stale_temps', 'clean_stale', 'edition_of',
+           'rules_line', 'cmd_simulate', 'cmd_demo', 'cmd_doctor', 'model_names', 'check_model_names', 'cmd_models',
+           'cmd_train', 'cmd_evaluate', 'cmd_score', 'cmd_submit', 'cmd_report', 'simulate_2026', 'doctor_2026',
+           'demo_2026', 'train_2026', 'evaluate_2026_cmd', 'score_2026_cmd', 'submit_2026', 'parser', 'main']
 
 # %% ../nbs/08_cli.ipynb #d94a2107
 DEFAULT_MODEL = 'linear'      # the model `vcc train` and `vcc demo` train unless told (`vcc models` lists them all)
@@ -201,9 +202,51 @@ def _prepare_output(folder, flag:str, command:str, need:int=50 * _MB, of:str|Non
     clean_stale(folder, command, of)
     return Path(folder)
 
+# %% ../nbs/08_cli.ipynb #d39d0a32
+DEMO_DATA_2026 = Path('data/demo2026') # the built-in simulated 2026 bundle: `vcc.submit2026.DEMO_2026_DIR`
+DEFAULT_MODEL_2026 = 'auto'            # the model `vcc train --edition 2026` trains unless told
+_KIND = {'2025': 'a 2025 challenge folder (adata_Training.h5ad, pert_counts_Validation.csv)',
+         '2026': 'a 2026 controls bundle (manifest.json, pert_counts.csv, one control h5ad per context)'}
+
+def edition_of(args, command:str, folder=None) -> str:
+    "The edition a command works in: `--edition`, else the one `folder` holds (said once), else '2025'; a `--edition` the folder contradicts is one `DataError`."
+    from vcc.contexts import detect_edition
+    from vcc.data import DataError
+    given = getattr(args, 'edition', None)
+    if folder is None or not Path(folder).is_dir(): return given or '2025'
+    try: found = detect_edition(folder)
+    except DataError:
+        if given: return given   # neither edition's files: the edition's own checks say what is missing
+        raise
+    if given and given != found:
+        raise DataError(folder, f'is {_KIND[found]}, but --edition {given} was given', f'pass --edition {found}, or --data {_KIND[given].split(" (")[0]}')
+    if not given: _say(command, f'edition {found} (detected from {folder}; --edition to say it)')
+    return found
+
+def rules_line(edition:str, rules:str='2025') -> str:
+    "Which scoring rules a score or leaderboard used and the reference scorer they reproduce."
+    if edition == '2026':
+        from vcc.metrics2026 import RULE_VERSION
+        return f'rules: {RULE_VERSION}, computed on the CPU (pdex-style Wilcoxon); the server runs its DE on a GPU engine, which may differ'
+    from vcc.metrics import SCORING_RULES
+    return f"rules: {rules}, reproducing {SCORING_RULES[rules]['reference']}"
+
+def _print_board_2026(board):
+    cols = [c for c in ('model', 'kind', 'metric', 's', 's_lo', 's_hi', 'u', 'b', 'r', 'n_groups') if c in board.columns]
+    print(board[cols].round(3).to_string(index=False))
+
+def _print_contexts(table):
+    "Per context: the six metrics' s (u, b, r beside), then the context's score."
+    for ctx, t in table.groupby('context', sort=False):
+        print(f'\ncontext {ctx}: score {t.s.mean():.4f} (mean of the six s)')
+        print(t[['metric', 'u', 'b', 'r', 's']].round(4).to_string(index=False))
+
 # %% ../nbs/08_cli.ipynb #ab089cdd
 def cmd_simulate(args) -> int:
     "Write a simulated challenge folder."
+    if edition_of(args, 'simulate') == '2026': return simulate_2026(args)
+    if args.size == 'tiny': raise UsageError("--size tiny: 2026 only (vcc simulate --edition 2026 --size tiny); a 2025 screen is 'demo' or 'full'")
+    args.out = args.out or DEMO_DATA
     from vcc.data import FULL_SIZE, write_screen
     need = ((30 if not args.no_truth else 20) * 2**30) if args.size == 'full' else 300 * _MB  # about: the full training file alone is ~14 GB
     _prepare_output(args.out.absolute().parent, '--out', 'simulate', need, of=args.out.name)
@@ -218,6 +261,9 @@ def cmd_demo(args) -> int:
     "The main job on the built-in data: simulate (or reuse) it, train, cross-validate, submit a version, write its report."
     from vcc.pipeline import run_pipeline
     t0 = time.time()
+    if edition_of(args, 'demo', args.data) == '2026': return demo_2026(args)
+    if args.size != 'demo': raise UsageError(f"--size {args.size}: 2026 only (vcc demo --edition 2026 --size {args.size})")
+    args.folds, args.models = args.folds or 5, args.models or 'pert_mean,linear,kernel_ridge'
     check_model_names([args.model] + [m for m in args.models.split(',') if m], '--model/--models')
     data = args.data if args.data is not None else DEMO_DATA
     if data == DEMO_DATA: _prepare_output(data.absolute().parent, '--data', 'demo', 300 * _MB, of=data.name)
@@ -228,6 +274,7 @@ def cmd_demo(args) -> int:
                        version=args.version, runs=args.runs, submissions=args.root, reports=args.reports, seed=args.seed)
     print(f"\ncross-validated leaderboard ({args.folds} folds over the training perturbations; official score x100, baseline 0):")
     _print_board(out['leaderboard'])
+    print(rules_line('2025'))
     print(f"\ndata:       {out['data']} (validated; figure {Path(out['data'])/'summary.png'})\nrun:        {out['run']}\n"
           f"submission: {out['version']/'submission.prep.vcc'} (the file to upload)\nreport:     {out['report']/'report.html'}\n"
           f"done in {time.time() - t0:.0f} s")
@@ -236,8 +283,9 @@ def cmd_demo(args) -> int:
 def cmd_doctor(args) -> int:
     "Preflight: every check on one line; exit 1 if any fails."
     from vcc.doctor import preflight
-    data = args.data if args.data is not None else DEMO_DATA
-    _say('doctor', f'data: {data}' + ('' if args.data is not None else ' (the built-in simulated screen; --data FOLDER for the challenge files)'))
+    data = args.data if args.data is not None else (DEMO_DATA_2026 if args.edition == '2026' else DEMO_DATA)
+    _say('doctor', f'data: {data}' + ('' if args.data is not None else ' (the built-in simulated data; --data FOLDER for the challenge files)'))
+    if edition_of(args, 'doctor', data) == '2026': return doctor_2026(data)
     table = preflight(data)
     for r in table.itertuples():
         print(f"{r.status.upper():<5} {r.check:<34} {r.detail}" + (f"\n      fix: {cli_terms(r.fix)}" if r.fix and r.status != 'ok' else ''))
@@ -279,6 +327,11 @@ def _run_folders(runs:Path) -> set:
 
 def cmd_train(args) -> int:
     "Train one model into a new run folder (or continue an interrupted one with --resume)."
+    data26 = args.data if args.data is not None else (DEMO_DATA_2026 if args.edition == '2026' else None)
+    if edition_of(args, 'train', data26) == '2026':
+        _say('train', f'data: {data26}')
+        return train_2026(args, data26)
+    if args.screens is not None: raise UsageError('--screens: 2026 only (the reference screens of vcc train --edition 2026)')
     if args.resume is not None:
         from vcc.train import resume_run
         if given := [f for f, v in (('--model', args.model), ('--params', args.params), ('--data', args.data), ('--max-controls', args.max_controls)) if v is not None]:
@@ -307,6 +360,20 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     "Cross-validate a run (or models by name, or score them on a held-out truth) and write the leaderboard."
     import functools
+    if args.run is not None:
+        try: run_edition = json.loads((args.run/'config.json').read_text()).get('edition', '2025')
+        except (OSError, ValueError): run_edition = '2025'   # the 2025 stage says what is wrong with the folder
+        if args.edition and args.edition != run_edition:
+            from vcc.data import DataError
+            raise DataError(args.run, f'a run of the {run_edition} edition, but --edition {args.edition} was given', f'pass --edition {run_edition} (or leave it out)')
+        if run_edition == '2026': return evaluate_2026_cmd(args, None)
+    else:
+        data26 = args.data if args.data is not None else (DEMO_DATA_2026 if args.edition == '2026' else None)
+        if edition_of(args, 'evaluate', data26) == '2026':
+            _say('evaluate', f'data: {data26}')
+            return evaluate_2026_cmd(args, data26)
+    if args.screens is not None: raise UsageError('--screens: 2026 only (the reference screens of vcc evaluate --edition 2026)')
+    args.folds, args.models = args.folds or 5, args.models or 'pert_mean,linear,kernel_ridge'
     from vcc.evaluate import cross_validate, cross_validate_run, evaluate_on_truth, leaderboard, save_leaderboard
     models = check_model_names([m for m in args.models.split(',') if m], '--models')
     if args.run is not None:
@@ -315,6 +382,7 @@ def cmd_evaluate(args) -> int:
         _prepare_output(args.run, '--run', 'evaluate')
         board = cross_validate_run(args.run, models, n_folds=args.folds, seed=args.seed, repeats=args.repeats, overwrite=args.overwrite)['leaderboard']
         _print_board(board)
+        print(rules_line('2025'))
         print(f"\nwrote {args.run/'cv'}\nnext: vcc submit --run {_q(args.run)} --version v1   (the version keeps this CV record)")
         return 0
     from vcc.train import build_model, load_training
@@ -331,16 +399,31 @@ def cmd_evaluate(args) -> int:
     board = leaderboard(results)
     paths = save_leaderboard(board, out, overwrite=args.overwrite)
     _print_board(board)
+    print(rules_line('2025'))
     print('\nwrote ' + ', '.join(str(p) for p in paths.values()))
     return 0
 
+def _score_edition(args) -> str:
+    "The edition of `vcc score` without --edition: 2026 for a 2026 .vcc or a bundle folder as --real, else 2025 (said when 2026)."
+    from vcc.vccfile import read_vcc_meta
+    for p in args.preds:
+        if p.suffix.lower() == '.vcc' and p.is_file() and read_vcc_meta(p) is not None:
+            _say('score', f'edition 2026 (detected from {p}; --edition to say it)'); return '2026'
+    if args.real.is_dir(): return edition_of(args, 'score', args.real)
+    return '2025'
+
 def cmd_score(args) -> int:
-    "Score prediction files against real cells (once for all of them); print the table, write it with --out."
-    from vcc.evaluate import score_files
+    "Score prediction files against real cells (once for all of them); print the table and the rules, write it with --out."
     if args.out is not None: _prepare_output(args.out, '--out', 'score', 10 * _MB)
-    scores = score_files([str(p) for p in args.preds], str(args.real), train=None if args.train is None else str(args.train),
-                         rules=args.rules, out=args.out, overwrite=args.overwrite)
+    edition = args.edition or _score_edition(args)
+    if edition == '2026': return score_2026_cmd(args)
+    from vcc.evaluate import score_files
+    from vcc.score_engine import fast_process
+    with fast_process():   # this process is the command's own: the scorer's process-wide speed settings, restored on exit
+        scores = score_files([str(p) for p in args.preds], str(args.real), train=None if args.train is None else str(args.train),
+                             rules=args.rules, out=args.out, overwrite=args.overwrite)
     print(scores['table'].round(4).to_string(index=False))
+    print(rules_line('2025', args.rules))
     if args.out: print(f'\nwrote {args.out}: scores.csv, scores.md and <prediction>/results.csv, agg_results.csv')
     return 0
 
@@ -355,6 +438,12 @@ def cmd_submit(args) -> int:
     "Pack a trained run's prediction for a split into a new submission version (with the run's CV record, if any)."
     from importlib.util import find_spec
     from vcc.data import DataError
+    try: config = json.loads((args.run/'config.json').read_text())
+    except (OSError, ValueError): config = {}   # the 2025 stage says what is wrong with the folder
+    run_edition = config.get('edition', '2025')
+    if args.edition and args.edition != run_edition:
+        raise DataError(args.run, f'a run of the {run_edition} edition, but --edition {args.edition} was given', f'pass --edition {run_edition} (or leave it out)')
+    if run_edition == '2026': return submit_2026(args, config)
     from vcc.submit import submit_run, stale_temporaries
     check_output(args.root, '--root', 200 * _MB)
     for tmp, what in stale_temporaries(args.root): _say('submit', f'{tmp}: {what}')   # by owner process: a dead one's is removed
@@ -387,9 +476,176 @@ def cmd_report(args) -> int:
     if args.data is not None and not args.data.is_dir():
         raise DataError(args.data, 'no such folder', 'pass --data the challenge folder the version was built from, or leave --data out to use the one it recorded')
     _prepare_output(args.reports, '--reports', 'report', 20 * _MB)
+    try: version_edition = json.loads((vdir/'manifest.json').read_text()).get('edition', '2025')
+    except (OSError, ValueError): version_edition = '2025'
+    if args.edition and args.edition != version_edition:
+        raise DataError(vdir, f'a version of the {version_edition} edition, but --edition {args.edition} was given', f'pass --edition {version_edition} (or leave it out)')
+    if version_edition == '2026':
+        from vcc.pipeline import write_report_2026
+        out = write_report_2026(vdir, args.reports, overwrite=args.overwrite, progress=True)
+        print(f"report: {out/'report.html'} (and report.ipynb, summary.json: the six metrics per context)")
+        return 0
     from vcc.report import write_report
     out = write_report(vdir, args.reports, data=args.data, overwrite=args.overwrite, progress=True)
     print(f"report: {out/'report.html'} (and report.ipynb, summary.json)")
+    return 0
+
+# %% ../nbs/08_cli.ipynb #2e89d475
+def _only_2025(args, flags:dict, command:str):
+    "A `UsageError` for 2025-only flags given with --edition 2026 (`flags`: flag -> the parsed value's attribute)."
+    if given := [f for f, a in flags.items() if getattr(args, a, None) not in (None, False)]:
+        raise UsageError(f"{', '.join(given)}: 2025 only; vcc {command} --edition 2026 does not take {'it' if len(given) == 1 else 'them'}")
+
+def simulate_2026(args) -> int:
+    "vcc simulate --edition 2026: a simulated controls bundle (three contexts to predict, two reference screens, the held-out truth)."
+    from vcc.contexts import write_context_bundle
+    from vcc.pipeline import sizes_2026
+    out = args.out or DEMO_DATA_2026
+    _prepare_output(out.absolute().parent, '--out', 'simulate', 300 * _MB if args.size != 'full' else 60 * 2**30, of=out.name)
+    bf = write_context_bundle(out, overwrite=args.overwrite, progress=True, seed=args.seed, **sizes_2026(args.size))
+    print(f'wrote {bf.root}: ' + ', '.join(sorted(p.name for p in bf.root.iterdir())))
+    print(f'next: vcc doctor --data {_q(bf.root)}')
+    return 0
+
+def doctor_2026(data:Path) -> int:
+    "vcc doctor on a 2026 bundle: every file checked, vcc-cli's environment and the reference screens."
+    from vcc.contexts import validate_bundle, BundleFolder
+    from vcc.data import DataError
+    from vcc.vccfile import vcc_cli_path
+    failed = 0
+    try:
+        for r in validate_bundle(data).itertuples(): print(f"OK    {r.file + (f' ({r.context})' if r.context else ''):<34} {r.what}")
+    except DataError as e:
+        failed += 1; print(f'FAIL  {str(e.path):<34} {cli_terms(str(e.problem))}\n      fix: {cli_terms(str(e.fix))}')
+    cli = vcc_cli_path()
+    print(f'OK    {"vcc-cli (prep)":<34} {cli}' if cli.exists() else f'WARN  {"vcc-cli (prep)":<34} not installed: vcc submit packs without its check\n      fix: ./run vcc-cli')
+    screens = BundleFolder(Path(data)).screens
+    print(f'OK    {"reference screens":<34} {screens}' if screens.exists() else
+          f'WARN  {"reference screens":<34} none in the bundle (public/screens.h5ad)\n      fix: pass vcc train --screens FILE (public screens of other cell lines)')
+    print(f"\n{failed} problem(s)" if failed else f'\nall checks passed\nnext: vcc train --edition 2026 --data {_q(data)}')
+    return 1 if failed else 0
+
+def demo_2026(args) -> int:
+    "vcc demo --edition 2026: simulate (or reuse) a three-context bundle, the context-mean baseline, its CV, a version vcc-cli accepts, its report."
+    from vcc.pipeline import next_version, sizes_2026, write_report_2026
+    from vcc.submit2026 import run_demo_2026
+    from vcc.vccfile import vcc_cli_path
+    t0 = time.time()
+    if args.model != DEFAULT_MODEL or args.params is not None:
+        raise UsageError('vcc demo --edition 2026 trains the context-mean baseline: drop --model/--params (vcc train --edition 2026 --model NAME trains another)')
+    data = args.data if args.data is not None else DEMO_DATA_2026
+    if data == DEMO_DATA_2026: _prepare_output(data.absolute().parent, '--data', 'demo', 300 * _MB, of=data.name)
+    elif not data.is_dir(): raise FileNotFoundError(f'{data}: no such folder; leave --data out to use the built-in simulated bundle')
+    _say('demo', f'data: {data}' + (' (the built-in simulated 2026 bundle: made if missing)' if data == DEMO_DATA_2026 else ''))
+    for folder, flag, need in ((args.root, '--root', 200 * _MB), (args.reports, '--reports', 20 * _MB)): _prepare_output(folder, flag, 'demo', need)
+    verify = 'repack' if vcc_cli_path().exists() else None
+    if verify is None: _say('demo', 'vcc-cli is not installed (./run vcc-cli): the .vcc is written without its check')
+    version = args.version or next_version(args.root, args.reports)
+    out = run_demo_2026(data, root=args.root, version=version, seed=args.seed, n_folds=args.folds or 2, verify=verify, progress=True, **sizes_2026(args.size))
+    report = write_report_2026(out['version'], args.reports, progress=True)
+    print(f"\ncross-validated leaderboard of the context-mean baseline (2026 score, s: baseline 0, replicate 1):")
+    _print_board_2026(out['leaderboard'])
+    print(rules_line('2026'))
+    man = json.loads(out['manifest'].read_text())
+    print(f"\ndata:       {out['folder']} (validated)\nsubmission: {out['vcc']} (the file to upload; vcc-cli check: {(man.get('vcc_cli') or {}).get('check', 'not run')})\n"
+          f"report:     {report/'report.html'}\ndone in {time.time() - t0:.0f} s")
+    return 0
+
+def train_2026(args, data:Path) -> int:
+    "vcc train --edition 2026: fit a transfer model (or auto) on the reference screens into a run folder."
+    from vcc.pipeline import models_2026, train_run_2026
+    _only_2025(args, {'--params': 'params', '--max-controls': 'max_controls', '--resume': 'resume'}, 'train')
+    model = args.model or DEFAULT_MODEL_2026
+    if model not in (names := list(models_2026())): raise UsageError(f"--model: {model!r} is not a 2026 model; use one of {', '.join(names)}")
+    runs = _prepare_output(args.runs, '--runs', 'train')
+    run = train_run_2026(model, data, runs, screens=args.screens, seed=args.seed)
+    cfg = json.loads((run/'config.json').read_text())
+    if model == 'auto':
+        import pandas as pd
+        choices = pd.read_csv(run/'auto_choices.csv')
+        board = choices.groupby('model', sort=False).agg(score=('score', 'mean'), note=('note', lambda n: next((x for x in n if isinstance(x, str) and x), '')))
+        print('auto: leave-one-context-out on the reference screens (mean 2026 score per candidate; a blank score was passed over, its note says why):\n'
+              + board.round(4).fillna({'score': ''}).to_string() + f"\nchosen: {cfg['chosen']}")
+    print(f'run: {run}\nnext: vcc evaluate --run {_q(run)}   (or: vcc submit --run {_q(run)} --version v1)')
+    return 0
+
+def evaluate_2026_cmd(args, data:Path|None) -> int:
+    "vcc evaluate --edition 2026: CV within each reference context and leave-one-context-out, per model, exact 2026 score."
+    from vcc.pipeline import models_2026, evaluate_run_2026, evaluate_2026, reference_screens
+    _only_2025(args, {'--truth': 'truth', '--params': 'params'}, 'evaluate')
+    models = [m for m in (args.models or 'context_mean').split(',') if m]
+    if bad := [m for m in models if m not in models_2026()]: raise UsageError(f"--models: {', '.join(map(repr, bad))} not 2026 models; use of {', '.join(models_2026())}")
+    if args.run is not None:
+        _prepare_output(args.run, '--run', 'evaluate')
+        out = evaluate_run_2026(args.run, models, n_folds=args.folds or 2, seed=args.seed, overwrite=args.overwrite, progress=True)
+        where, nxt = out['folder'], f'\nnext: vcc submit --run {_q(args.run)} --version v1   (the version keeps this CV record)'
+    else:
+        where = args.out or args.runs/f'leaderboard2026_{time.strftime("%Y%m%d_%H%M%S")}'
+        _prepare_output(where, '--out', 'evaluate')
+        cv, board = evaluate_2026(reference_screens(data, args.screens), models, args.folds or 2, seed=args.seed, bundle=data, progress=True)
+        from vcc.pipeline import atomic_folder
+        if where.exists() and any(where.iterdir()) and not args.overwrite: raise FileExistsError(f'{where} exists and vcc never overwrites silently: pass --overwrite or another --out')
+        where.mkdir(parents=True, exist_ok=True)
+        for name, t in (('leaderboard.csv', board), ('cv_results.csv', cv.table), ('cv_per_perturbation.csv', cv.per_perturbation)): t.to_csv(where/name, index=False)
+        out, nxt = dict(leaderboard=board, cv=cv), ''
+    _print_board_2026(out['leaderboard'])
+    print(rules_line('2026'))
+    print(f'\nwrote {where}{nxt}')
+    return 0
+
+def score_2026_cmd(args) -> int:
+    "vcc score --edition 2026: each prediction (h5ad or .vcc, raw counts) against the real cells per context: the six metrics, u, b, r, s."
+    import anndata as ad
+    import pandas as pd
+    from vcc.metrics2026 import score_2026, summarise_real_2026
+    _only_2025(args, {'--train': 'train'}, 'score')
+    real = args.real
+    if real.is_dir():   # a simulated bundle: its held-out truth and, as the server does, the real controls of each context
+        from vcc.contexts import BundleFolder, find_controls, read_bundle_genes
+        bf = BundleFolder(real)
+        genes = read_bundle_genes(bf.gene_names)
+        parts = {}
+        for ctx, path in find_controls(real).items():
+            if not bf.truth(ctx).exists():
+                from vcc.data import DataError
+                raise DataError(bf.truth(ctx), 'no held-out truth for this context', 'pass --real an h5ad of the real cells (controls included, obs context), or a simulated bundle')
+            parts[f'{ctx}_truth'], parts[f'{ctx}_control'] = ad.read_h5ad(bf.truth(ctx))[:, genes], ad.read_h5ad(path)[:, genes]
+        real = ad.concat(parts, merge='same', index_unique='-')
+    ref = summarise_real_2026(real)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for p in args.preds:
+            pred = p
+            if p.suffix.lower() == '.vcc':
+                from vcc.vccfile import unpack_vcc
+                pred = unpack_vcc(p, Path(tmp)/f'{p.stem}.h5ad')
+            sc = score_2026(pred, None, reference=ref)
+            print(f'\n== {p}: final score {sc.final:.4f} (mean over contexts)')
+            _print_contexts(sc.per_metric)
+            rows.append(sc.per_metric.assign(prediction=p.name))
+            if pred is not p: Path(pred).unlink()
+    print('\n' + rules_line('2026'))
+    if args.out:
+        table = pd.concat(rows, ignore_index=True)
+        if (args.out/'scores2026.csv').exists() and not args.overwrite: raise FileExistsError(f"{args.out/'scores2026.csv'} exists and vcc never overwrites silently: pass --overwrite")
+        args.out.mkdir(parents=True, exist_ok=True); table.to_csv(args.out/'scores2026.csv', index=False)
+        print(f"wrote {args.out/'scores2026.csv'}")
+    return 0
+
+def submit_2026(args, config:dict) -> int:
+    "vcc submit --edition 2026: the 400-cell raw-count submission of a run for every context of its bundle, checked by vcc-cli."
+    from vcc.pipeline import submit_run_2026
+    from vcc.vccfile import vcc_cli_path
+    _only_2025(args, {'--cell-rule': 'cell_rule', '--allow-flags': 'allow_flags', '--allow-unfinished': 'allow_unfinished'}, 'submit')
+    check_output(args.root, '--root', 200 * _MB)
+    _say('submit', f"data: {args.data or config['data']}" + ('' if args.data else ' (the bundle the run was trained for)'))
+    verify = 'repack' if vcc_cli_path().exists() else None
+    if verify is None: _say('submit', 'vcc-cli is not installed (./run vcc-cli): the .vcc is written without its check')
+    out = submit_run_2026(args.run, args.version, args.root, bundle=args.data, seed=args.seed, verify=verify, progress=True)
+    man = json.loads((out/'manifest.json').read_text())
+    root = '' if args.root == Path('submissions') else f' --root {_q(args.root)}'
+    print(f"submission: {out}\nupload:     {out/'submission.vcc'} ({man['meta']['n_obs']:,} cells, contexts {', '.join(man['contexts'])}; vcc-cli check: {verify or 'not run'})\n"
+          f"next: vcc report --version {args.version}{root}")
     return 0
 
 # %% ../nbs/08_cli.ipynb #c32662f6
@@ -409,20 +665,26 @@ def parser() -> argparse.ArgumentParser:
     data_help = f'challenge folder (default: {DEMO_DATA}, the built-in simulated screen)'
     folds = dict(type=int_at_least(2, 'cross-validation needs two folds'), default=5, help='folds of held-out perturbations (default: %(default)s)')
     params = dict(type=json_object, metavar='JSON')
+    edition = dict(choices=['2025', '2026'], help='challenge edition (default: detected from the data folder, run or version where there is one, else 2025)')
+    screens = dict(type=Path, help='2026: h5ad of reference screens of other cell lines (raw counts, obs target_gene and context; default: the bundle\'s public/screens.h5ad)')
+    folds26 = dict(type=int_at_least(2, 'cross-validation needs two folds'), help='folds of held-out perturbations (default: 5; 2026: 2)')
 
     s = cmd('simulate', cmd_simulate, '--out', 'write a simulated challenge-shaped folder (training, gene names, counts, held-out truth)')
-    s.add_argument('--out', type=Path, default=DEMO_DATA, help='folder to write (default: %(default)s)')
-    s.add_argument('--size', choices=['demo', 'full'], default='demo', help="'full' is the challenge's 221,273 x 18,080 at 50k UMI (default: %(default)s)")
+    s.add_argument('--edition', **edition)
+    s.add_argument('--out', type=Path, help=f'folder to write (default: {DEMO_DATA}; 2026: {DEMO_DATA_2026})')
+    s.add_argument('--size', choices=['tiny', 'demo', 'full'], default='demo', help="'full' is the challenge's 221,273 x 18,080 at 50k UMI (2026: one context's 300 x 400 cells at 18,533 genes); 'tiny': 2026 only, for tests (default: %(default)s)")
     s.add_argument('--seed', **seed)
     s.add_argument('--no-truth', action='store_true', help='skip the held-out truth files, faster at full size (default: write them)')
     s.add_argument('--overwrite', action='store_true', help='replace an existing folder (default: never)')
 
     d = cmd('demo', cmd_demo, '--runs', 'the whole job on the built-in data: simulate (or reuse), train, cross-validate, submit a new version, report')
+    d.add_argument('--edition', **edition)
+    d.add_argument('--size', choices=['tiny', 'demo'], default='demo', help="2026: size of the simulated bundle, 'tiny' for tests (default: %(default)s)")
     d.add_argument('--data', '--out', type=Path, help=f'challenge folder (default: {DEMO_DATA}, simulated if missing; another folder must exist)')
     d.add_argument('--model', default=DEFAULT_MODEL, help='registry or preset name of the model to train and submit; vcc models lists them (default: %(default)s)')
     d.add_argument('--params', help="its parameters as a JSON object (default: none)", **params)
-    d.add_argument('--models', default='pert_mean,linear,kernel_ridge', help='models cross-validated beside it (default: %(default)s)')
-    d.add_argument('--folds', **folds)
+    d.add_argument('--models', help='models cross-validated beside it (default: pert_mean,linear,kernel_ridge)')
+    d.add_argument('--folds', **folds26)
     d.add_argument('--version', type=plain_name, help='version name (default: the next free v<n>)')
     d.add_argument('--runs', type=Path, default=Path('runs'), help='where run folders go (default: %(default)s)')
     d.add_argument('--root', type=Path, default=Path('submissions'), help='where version folders go (default: %(default)s)')
@@ -431,6 +693,7 @@ def parser() -> argparse.ArgumentParser:
 
     c = cmd('doctor', cmd_doctor, '--data', 'check Python, packages, zstd/tar, data files, disk, memory and GPU before long work')
     c.add_argument('--data', type=Path, help=data_help)
+    c.add_argument('--edition', **edition)
 
     m = cmd('models', cmd_models, '', 'list every model and preset name vcc train --model accepts, one line each')
 
@@ -438,6 +701,8 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument('--model', help=f'registry or preset name; vcc models lists them (default: {DEFAULT_MODEL})')
     t.add_argument('--params', help='model parameters as a JSON object, e.g. \'{"n_components": 10}\' (default: the model\'s own)', **params)
     t.add_argument('--data', type=Path, help=data_help + ', or a training h5ad')
+    t.add_argument('--edition', **edition)
+    t.add_argument('--screens', **screens)
     t.add_argument('--runs', type=Path, default=Path('runs'), help='where run folders go (default: %(default)s)')
     t.add_argument('--seed', **seed)
     t.add_argument('--max-controls', type=int_at_least(1, 'the model needs control cells'), help='cap on control cells kept in memory (default: all)')
@@ -446,9 +711,11 @@ def parser() -> argparse.ArgumentParser:
     e = cmd('evaluate', cmd_evaluate, '--out', 'local leaderboard: held-out-perturbation CV of a run (--run) or of models by name (or --truth), official score')
     e.add_argument('--run', type=Path, help='a run folder: cross-validate its model beside --models, into RUN/cv/, which vcc submit keeps (default: none, models by name)')
     e.add_argument('--data', type=Path, help=data_help + '; without --run')
-    e.add_argument('--models', default='pert_mean,linear,kernel_ridge', help='comma-separated registry or preset names (default: %(default)s)')
+    e.add_argument('--edition', **edition)
+    e.add_argument('--screens', **screens)
+    e.add_argument('--models', help='comma-separated registry or preset names (default: pert_mean,linear,kernel_ridge; 2026: context_mean)')
     e.add_argument('--params', help="per-model parameters as a JSON object: '{\"linear\": {\"n_components\": 5}}' (default: none)", **params)
-    e.add_argument('--folds', **folds)
+    e.add_argument('--folds', **folds26)
     e.add_argument('--repeats', type=int_at_least(1), default=1, help='K-fold splits with fold seeds --seed, --seed + 1, ...: the mean over splits (default: %(default)s)')
     e.add_argument('--truth', choices=['validation', 'test'], help="score against the folder's held-out truth instead of CV (default: CV)")
     e.add_argument('--seed', **seed)
@@ -458,6 +725,7 @@ def parser() -> argparse.ArgumentParser:
 
     sc = cmd('score', cmd_score, '--out', 'score prediction files (h5ad or .vcc) against real cells, as cell-eval run --profile vcc (and cell-eval score, with --train)')
     sc.add_argument('preds', nargs='+', type=Path, help='prediction h5ad or .vcc files (log1p or counts, controls included)')
+    sc.add_argument('--edition', **edition)
     sc.add_argument('--real', type=Path, required=True, help='the real cells, e.g. data/demo/adata_Validation_truth.h5ad (required)')
     sc.add_argument('--train', type=Path, help='training h5ad: also score the cell-mean baseline and give each prediction its combined score x100 (default: none)')
     sc.add_argument('--rules', choices=['2025', 'installed'], default='2025',
@@ -468,6 +736,7 @@ def parser() -> argparse.ArgumentParser:
 
     s2 = cmd('submit', cmd_submit, '--root', "pack a run's prediction into submissions/<version>/ (validated, cell-eval prep, manifest); upload its submission.prep.vcc")
     s2.add_argument('--run', type=Path, required=True, help='a run folder written by vcc train (required)')
+    s2.add_argument('--edition', **edition)
     s2.add_argument('--data', type=Path, help='challenge folder (default: the one the run was trained on)')
     s2.add_argument('--version', type=plain_name, required=True, help='version name, e.g. v1; an existing version is never overwritten (required)')
     s2.add_argument('--split', choices=['validation', 'test'], default='validation', help='which counts file to predict: the validation or the final test split (default: %(default)s)')
@@ -483,6 +752,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument('--version', type=plain_name, required=True, help='a version folder under --root (required)')
     r.add_argument('--root', type=Path, default=Path('submissions'), help='where version folders live (default: %(default)s)')
     r.add_argument('--reports', type=Path, default=Path('reports'), help='where reports go (default: %(default)s)')
+    r.add_argument('--edition', **edition)
     r.add_argument('--data', type=Path, help='challenge folder (default: the one the version was built from)')
     r.add_argument('--overwrite', action='store_true', help='replace an existing report of this version (default: never)')
     return p
