@@ -234,6 +234,9 @@ def rules_line(edition:str, rules:str='2025') -> str:
 def _print_board_2026(board):
     cols = [c for c in ('model', 'kind', 'metric', 's', 's_lo', 's_hi', 'u', 'b', 'r', 'n_groups') if c in board.columns]
     print(board[cols].round(3).to_string(index=False))
+    by = ['model', 'kind'] if 'model' in board.columns else ['kind']
+    print('\nscore (mean of the six s) per ' + ' and '.join(by) + ':\n' + board.groupby(by, sort=False).s.mean().unstack(0 if len(by) == 2 else None).round(4).to_string()
+          if len(by) == 2 else '\nscore (mean of the six s) per kind:\n' + board.groupby('kind', sort=False).s.mean().round(4).to_string())
 
 def _print_contexts(table):
     "Per context: the six metrics' s (u, b, r beside), then the context's score."
@@ -574,7 +577,7 @@ def evaluate_2026_cmd(args, data:Path|None) -> int:
     from vcc.pipeline import models_2026, evaluate_run_2026, evaluate_2026, reference_screens
     _only_2025(args, {'--truth': 'truth', '--params': 'params'}, 'evaluate')
     models = [m for m in (args.models or 'context_mean').split(',') if m]
-    if bad := [m for m in models if m not in models_2026()]: raise UsageError(f"--models: {', '.join(map(repr, bad))} not 2026 models; use of {', '.join(models_2026())}")
+    if bad := [m for m in models if m not in models_2026()]: raise UsageError(f"--models: {', '.join(map(repr, bad))} not 2026 models; use one of {', '.join(models_2026())}")
     if args.run is not None:
         _prepare_output(args.run, '--run', 'evaluate')
         out = evaluate_run_2026(args.run, models, n_folds=args.folds or 2, seed=args.seed, overwrite=args.overwrite, progress=True)
@@ -582,9 +585,8 @@ def evaluate_2026_cmd(args, data:Path|None) -> int:
     else:
         where = args.out or args.runs/f'leaderboard2026_{time.strftime("%Y%m%d_%H%M%S")}'
         _prepare_output(where, '--out', 'evaluate')
-        cv, board = evaluate_2026(reference_screens(data, args.screens), models, args.folds or 2, seed=args.seed, bundle=data, progress=True)
-        from vcc.pipeline import atomic_folder
         if where.exists() and any(where.iterdir()) and not args.overwrite: raise FileExistsError(f'{where} exists and vcc never overwrites silently: pass --overwrite or another --out')
+        cv, board = evaluate_2026(reference_screens(data, args.screens), models, args.folds or 2, seed=args.seed, bundle=data, progress=True)
         where.mkdir(parents=True, exist_ok=True)
         for name, t in (('leaderboard.csv', board), ('cv_results.csv', cv.table), ('cv_per_perturbation.csv', cv.per_perturbation)): t.to_csv(where/name, index=False)
         out, nxt = dict(leaderboard=board, cv=cv), ''
