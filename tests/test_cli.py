@@ -248,3 +248,56 @@ def test_readme_walkthrough_runs_verbatim(tmp_path):
     r = subprocess.run(['bash', '-ec', script], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, f'{script}\n---\n{r.stdout[-3000:]}\n{r.stderr[-5000:]}'
     assert list((tmp_path/'reports').glob('*/report.html'))
+
+# ---------------------------------------------------------------- the 2026 edition
+def _vcc_cli_ready() -> bool:
+    "vcc-cli 0.3.0 in its own environment (./run vcc-cli), built here where missing."
+    from vcc.vccfile import vcc_cli_path
+    if not vcc_cli_path().exists(): subprocess.run([str(ROOT/'run'), 'vcc-cli'], capture_output=True, text=True, timeout=600)
+    return vcc_cli_path().exists()
+
+def test_2026_demo_score_doctor_train_submit_report(tmp_path):
+    "The 2026 edition end to end through the command line, at the tiny size: vcc-cli's prep repacks the .vcc byte for byte."
+    cli = _vcc_cli_ready()
+    code, out, err, _ = vcc('demo', '--edition', '2026', '--size', 'tiny', cwd=tmp_path)
+    assert code == 0, err[-3000:]
+    assert 'leave_context_out' in out and 'truth' in out and 'rules: cell-eval2 0.20.0 vcc2026' in out, out
+    man = json.loads((tmp_path/'submissions'/'v1'/'manifest.json').read_text())
+    assert man['edition'] == '2026' and man['meta']['n_obs'] == 8 * 200 * 3   # the tiny size's 200 cells per perturbation
+    if cli: assert man['vcc_cli']['check'] == 'repack' and 'vcc-cli check: repack' in out
+    summary = json.loads((tmp_path/'reports'/'v1'/'summary.json').read_text())
+    assert {r['context'] for r in summary['per_context']} == {'A', 'B', 'C', 'T1', 'T2'} and 'pds_cosine' in summary['per_context'][0]
+    # the edition is detected from the .vcc; the six metrics per context, u/b/r/s, and the rules
+    code, out, err, _ = vcc('score', 'submissions/v1/submission.vcc', '--real', 'data/demo2026', cwd=tmp_path)
+    assert code == 0 and 'edition 2026 (detected' in err, err[-3000:]
+    for ctx in 'ABC': assert f'context {ctx}: score' in out
+    assert out.count('de_wilcoxon_lfc_nmae') == 3 and ' u ' in out and ' s' in out and 'GPU' in out, out
+    code, out, err, _ = vcc('doctor', '--data', 'data/demo2026', cwd=tmp_path)
+    assert code == 0 and 'edition 2026 (detected' in err and 'controls_A.h5ad' in out, out + err
+    # --edition that the folder contradicts: one message, what it found and the fix
+    code, out, err, _ = vcc('doctor', '--edition', '2025', '--data', 'data/demo2026', cwd=tmp_path)
+    assert code == 1 and 'is a 2026 controls bundle' in err and 'fix: pass --edition 2026' in err, err
+    no_traceback(err)
+    # train auto (leave-one-context-out over the reference screens) -> submit (400 cells per perturbation per context) -> report
+    code, out, err, _ = vcc('train', '--edition', '2026', '--model', 'auto', cwd=tmp_path)
+    assert code == 0 and 'chosen: ' in out, err[-3000:]
+    run = re.search(r'^run: (.+)$', out, re.M).group(1)
+    code, out, err, _ = vcc('submit', '--run', run, '--version', 'v2', cwd=tmp_path)   # the edition from the run
+    assert code == 0 and '9,600 cells' in out, err[-3000:]
+    code, out, err, _ = vcc('report', '--version', 'v2', cwd=tmp_path)
+    assert code == 0 and (tmp_path/'reports'/'v2'/'report.html').exists(), err[-3000:]
+    code, out, err, _ = vcc('train', '--edition', '2026', '--model', 'linear', cwd=tmp_path)
+    assert code == 2 and 'not a 2026 model' in err and 'auto' in err, err
+
+def test_2026_flags_on_2025_data(project):
+    d, run = project
+    code, _, err, _ = vcc('train', '--edition', '2026', '--data', 'data/demo', cwd=d)
+    assert code == 1 and 'is a 2025 challenge folder' in err and 'pass --edition 2025' in err, err
+    no_traceback(err)
+    code, _, err, _ = vcc('submit', '--edition', '2026', '--run', run, '--version', 'vx', cwd=d)
+    assert code == 1 and 'a run of the 2025 edition' in err, err
+    code, _, err, _ = vcc('simulate', '--size', 'tiny', '--out', d/'x', cwd=d)
+    assert code == 2 and '2026 only' in err, err
+    truth = 'data/demo/adata_Validation_truth.h5ad'
+    code, out, err, _ = vcc('score', truth, '--real', truth, cwd=d)   # 2025: the rules and the reference they reproduce
+    assert code == 0 and 'rules: 2025, reproducing cell-eval 0.6.6 + pdex 0.1.27' in out, out + err
