@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp, anndata as ad
 from tqdm.auto import tqdm
 from .data import PERT_COL, CONTROL_LABEL, DataError, ChallengeFolder, read_pert_counts, read_gene_names, atomic_path, write_csv, read_obs_var, iter_X_chunks
+from .vccfile import unpack_vcc
 from .metrics import score_prediction, summarise_real, cell_mean_baseline, combined_score, pseudobulk, normalise_log1p, VCC_METRICS
 from .models import TrainingSet, ControlModel, PerturbationMeanModel
 from .train import build_model, read_run_config, load_run_data
@@ -386,7 +387,6 @@ def score_files(preds,            # prediction h5ad paths, `.vcc` files or AnnDa
     with tempfile.TemporaryDirectory(dir=tmp_dir) as tmp:
         for name, p in tqdm(preds.items(), desc='scoring', disable=not progress):
             if isinstance(p, (str, Path)) and Path(p).suffix.lower() == '.vcc':
-                from vcc.submit import unpack_vcc  # vcc.submit imports this module
                 try: score(name, lambda: unpack_vcc(p, Path(tmp)/'pred.h5ad'), path=p)  # read as a file: the scorer streams it
                 finally: (Path(tmp)/'pred.h5ad').unlink(missing_ok=True)
             else: score(name, lambda: p, path=p if isinstance(p, (str, Path)) else None)

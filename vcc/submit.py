@@ -19,14 +19,13 @@ from .evaluate import exploit_flags, read_run_cv
 from .train import load_run, read_run_config, run_state, run_data
 
 # %% auto #0
-__all__ = ['BLOCKING_FLAGS', 'VCC_MEMBERS', 'PREP_RSS_PER_BYTE', 'SubmissionError', 'plan_cells', 'control_rows',
-           'iter_prediction', 'write_prediction', 'sha256_file', 'disk_needed', 'check_prediction', 'prediction_flags',
-           'check_vcc', 'run_prep', 'pack_vcc', 'vcc_h5ad_sha256', 'unpack_vcc', 'read_vcc', 'available_memory',
-           'choose_packer', 'model_config', 'stale_temporaries', 'make_submission', 'run_folder_data', 'submit_run']
+__all__ = ['BLOCKING_FLAGS', 'PREP_RSS_PER_BYTE', 'plan_cells', 'control_rows', 'iter_prediction', 'write_prediction',
+           'disk_needed', 'check_prediction', 'prediction_flags', 'run_prep', 'available_memory', 'choose_packer',
+           'model_config', 'stale_temporaries', 'make_submission', 'run_folder_data', 'submit_run']
 
 # %% ../nbs/07_submit.ipynb #e2fd1247
-class SubmissionError(DataError):
-    "A submission that `cell-eval prep` or the scorer would reject (or that could not be written); names the file, the problem and the fix."
+# The `.vcc` container of both editions (reading, writing, checking) lives in `vcc.vccfile`; a submission uses it.
+from .vccfile import SubmissionError, VCC_MEMBERS, check_vcc, pack_vcc, unpack_vcc, read_vcc, vcc_h5ad_sha256, sha256_file, _need_tools
 
 # %% ../nbs/07_submit.ipynb #cf1cf5d6
 def plan_cells(pert_counts:pd.DataFrame, # target_gene, n_cells (a `pert_counts_*.csv`)
@@ -117,14 +116,6 @@ def write_prediction(model, # a fitted `PerturbationModel`
         if e.errno == errno.ENOSPC:
             raise SubmissionError(path, f'the disk filled up while writing ({e})', f'free space on {path.parent} (see `disk_needed`) and try again') from None
         raise
-
-# %% ../nbs/07_submit.ipynb #3665df96
-def sha256_file(path, block:int=2**24) -> str:
-    "Hex sha256 of a file, read in blocks."
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        while chunk := f.read(block): h.update(chunk)
-    return h.hexdigest()
 
 # %% ../nbs/07_submit.ipynb #769556d6
 def disk_needed(model, # a fitted `PerturbationModel`
@@ -229,25 +220,6 @@ def prediction_flags(path, # the prediction h5ad
     return exploit_flags(sample, real_controls[:n_ctl], panel_targets)
 
 # %% ../nbs/07_submit.ipynb #74412566
-VCC_MEMBERS = ('pred.h5ad.zst', 'watermark.txt')
-
-def check_vcc(path) -> Path:
-    "Check that a `.vcc` is a tar holding `pred.h5ad.zst` and the `vcc-prep` watermark."
-    path = Path(path)
-    if not path.is_file(): raise SubmissionError(path, 'no such file', 'check the path')
-    try:
-        with tarfile.open(path) as t:
-            names = sorted(t.getnames())
-            mark = t.extractfile('watermark.txt').read().decode() if 'watermark.txt' in names else None
-    except (tarfile.TarError, OSError) as e: raise SubmissionError(path, f'not a readable tar ({e})', 'pack it again') from None
-    if names != sorted(VCC_MEMBERS) or mark != 'vcc-prep':
-        raise SubmissionError(path, f'holds {names} (watermark {mark!r}), expected {list(VCC_MEMBERS)} with "vcc-prep"', 'pack it again; check that zstd and tar work')
-    return path
-
-def _need_tools():
-    missing = [t for t in ('zstd', 'tar') if shutil.which(t) is None]
-    if missing: raise SubmissionError('<system>', f'{missing} not found on PATH; cell-eval prep needs them', 'install them, e.g. apt-get install zstd tar')
-
 def run_prep(h5ad, # the checked prediction
              gene_names_path, # `gene_names.csv`
              out, # the `.vcc` to write
@@ -266,46 +238,6 @@ def run_prep(h5ad, # the checked prediction
         raise SubmissionError(h5ad, f'cell-eval prep failed (exit {res.returncode}): {" | ".join(tail)}', 'read the message; check_prediction should have caught it, so please report it')
     return check_vcc(out)
 
-def pack_vcc(h5ad, # the checked prediction (what prep would write: float32 CSR log1p, target_gene, genes in order)
-             out, # the `.vcc` to write
-            ) -> Path:
-    "Compress and pack a checked prediction into a `.vcc` as `cell-eval prep` lays it out, streaming (constant memory)."
-    _need_tools()
-    out = Path(out)
-    with tempfile.TemporaryDirectory(dir=out.parent) as d, atomic_path(out) as tmp:
-        with open(Path(d)/'pred.h5ad.zst', 'wb') as z: subprocess.run(['zstd', '-T0', '-q', '-c', str(h5ad)], stdout=z, check=True)
-        (Path(d)/'watermark.txt').write_text('vcc-prep')
-        subprocess.run(['tar', '-cf', str(tmp), '-C', d, *VCC_MEMBERS], check=True)
-    return check_vcc(out)
-
-# %% ../nbs/07_submit.ipynb #d897d165
-@contextlib.contextmanager
-def _vcc_h5ad_stream(path):
-    "The h5ad packed in a `.vcc` as a binary stream (`tar -xO | zstd -d`); an unpacking error is raised on closing."
-    with subprocess.Popen(['tar', '-xOf', str(path), 'pred.h5ad.zst'], stdout=subprocess.PIPE) as t, \
-         subprocess.Popen(['zstd', '-dcq'], stdin=t.stdout, stdout=subprocess.PIPE) as z:
-        t.stdout.close()
-        yield z.stdout
-    if t.returncode or z.returncode: raise SubmissionError(path, f'cannot unpack (tar exit {t.returncode}, zstd exit {z.returncode})', 'pack it again')
-
-def vcc_h5ad_sha256(path) -> str:
-    "sha256 of the h5ad packed in a `.vcc` (decompressed on the fly, nothing written)."
-    h = hashlib.sha256()
-    with _vcc_h5ad_stream(path) as s:
-        while chunk := s.read(2**24): h.update(chunk)
-    return h.hexdigest()
-
-def unpack_vcc(path, # a `.vcc` written by `cell-eval prep` or `pack_vcc`
-               dest) -> Path: # the h5ad to write (an existing file is never replaced)
-    "Write the h5ad packed in a `.vcc` to `dest`, whole or not at all."
-    path = check_vcc(path)
-    with atomic_path(dest) as tmp, _vcc_h5ad_stream(path) as s, open(tmp, 'wb') as f: shutil.copyfileobj(s, f, 2**24)
-    return Path(dest)
-
-def read_vcc(path, # a `.vcc` written by `cell-eval prep` or `pack_vcc`
-             tmp_dir=None) -> ad.AnnData: # where the h5ad is unpacked for reading (removed after)
-    "The prediction packed in a `.vcc`, in memory."
-    with tempfile.TemporaryDirectory(dir=tmp_dir) as d: return ad.read_h5ad(unpack_vcc(path, Path(d)/'pred.h5ad'))
 
 # %% ../nbs/07_submit.ipynb #4b8c5281
 PREP_RSS_PER_BYTE = 3.6  # cell-eval prep's peak RSS over the size of the h5ad it packs (3.5x measured: X read whole, then copied)
