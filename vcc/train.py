@@ -35,7 +35,13 @@ PRESETS = {'auto': ('auto', {'cells': True}),  # chosen by inner CV on the user'
            'cell_transition_tuned': ('cell_transition', {'w_discrimination': 0, 'w_energy': 0, 'hidden': 128, 'n_components': 5,
                                                          'perts_per_batch': 4}),
            # the mean of 3 seeds of it: 0.47 of the Papalexi ceiling over 3 splits (5 seeds: the same)
-           'cell_transition_bag': ('ensemble', {'weights': 'equal', 'members': {f'seed{s}': ['cell_transition_tuned', {'seed': s}] for s in range(3)}})}
+           'cell_transition_bag': ('ensemble', {'weights': 'equal', 'members': {f'seed{s}': ['cell_transition_tuned', {'seed': s}] for s in range(3)}}),
+           # the other entries of the models notebook's leaderboard, so every name it ranks trains by that name
+           'pert_mean+kd': ('pert_mean', {'knockdown': True}),
+           'linear_controls': ('linear', {'embedding': 'controls'}),
+           'linear_tuned': ('tuned', {'model': 'linear', 'grid': {'n_components': [5, 10, 20], 'ridge': [0.1, 1, 10], 'embedding': ['pca', 'controls']}}),
+           'kernel_ridge_tuned': ('tuned', {'model': 'kernel_ridge', 'grid': {'n_components': [10, 20], 'ridge': [0.1, 1, 10], 'bandwidth': [0.25, 0.5, 1]}})}
+PRESETS['coexpression_tuned_noguard'] = ('tuned', {**PRESETS['coexpression_tuned'][1], 'guard_mae': False})  # without the MAE guard
 
 def resolve_model(name:str, params:dict|None=None) -> tuple[str, dict]:
     "(registry name, parameters) of a registry name or a preset (whose parameters `params` update)."
