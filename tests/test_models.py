@@ -97,6 +97,8 @@ def test_auto_in_a_run(tmp_path):
     assert set(m.fitted_) <= {'pert_mean+kd', 'linear'} and np.isfinite(m.predict_pseudobulk(['G_UNSEEN'])).all()
     lb = m.leaderboard_.dropna(subset=['score_lo'])
     assert (lb.score_lo <= lb.score).all() and (lb.score <= lb.score_hi).all()
+    saved = pd.read_csv(run/'auto_leaderboard.csv')   # why it chose, readable in the run folder without unpickling
+    assert saved.model.tolist() == m.leaderboard_.model.tolist() and m.choice_ in (run/'report.md').read_text()
 
 @pytest.mark.parametrize('regime', ['network', 'predictable'])
 def test_regime_oracles(regime):

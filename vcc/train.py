@@ -271,6 +271,10 @@ def _write_report(run:Path, cfg:dict, model, seconds:float):
     if hasattr(model, 'weights_'):
         cv = getattr(model, 'cv_mae_', None)  # None: equal weights, no inner CV
         lines += ['', '| member | weight | inner-CV MAE |', '|---|---|---|'] + [f"| {n} | {w:.3f} | {'-' if cv is None else f'{cv[n]:.4f}'} |" for n, w in model.weights_.items()]
+    board = getattr(model, 'leaderboard_', None)  # `auto`: why it chose what it chose, kept beside the report
+    if board is not None:
+        _write_atomic(run/'auto_leaderboard.csv', board.to_csv(index=False), run)
+        lines += ['', f"chosen by inner cross-validation: `{model.choice_}` (auto_leaderboard.csv: every candidate, score x100 with its 95% interval)"]
     _write_atomic(run/'report.md', '\n'.join(lines) + '\n', run)
 
 def _stopped(run:Path, e:BaseException, fresh:bool):
