@@ -57,7 +57,11 @@ def check_data(folder, progress:bool|str=False) -> list[dict]:
         table = validate_challenge_folder(folder, progress=progress)
         caps = _cap_rows(ChallengeFolder(folder))
     except DataError as e: return [_row('data files', 'fail', f'{e.path}: {e.problem}', e.fix)]
-    return [_row(f'data {r.file}', 'ok', r.what) for r in table.itertuples()] + caps
+    # a split without its counts file cannot be submitted: said here, not first by `vcc submit`
+    missing = [_row(f'data {name}', 'warn', f'not in {folder}: no {split} submission can be made from this folder',
+                    f'copy {name} from the challenge download into {folder}') for split, name in PERT_COUNTS_FILES.items() if not (folder/name).exists()]
+    if len(missing) == len(PERT_COUNTS_FILES): missing = [{**r, 'status': 'fail'} for r in missing]
+    return [_row(f'data {r.file}', 'ok', r.what) for r in table.itertuples()] + caps + missing
 
 # %% ../nbs/07a_doctor.ipynb #a380d0bb
 def _meminfo_gb(key='MemAvailable') -> float|None:
