@@ -13,16 +13,16 @@ import numpy as np, pandas as pd, scipy.sparse as sp, h5py, anndata as ad
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['TRAINING_FILE', 'GENE_NAMES_FILE', 'PERT_COUNTS_FILES', 'PERT_COUNTS_COLUMNS', 'CELL_CAPS', 'MAX_CHUNK_NNZ',
-           'MITO_PREFIXES', 'PAPALEXI_COLUMNS', 'SHARED_DATA', 'PAPALEXI_PATH', 'STRENGTH_SHARES', 'STRENGTH_SCALE',
-           'FULL_SIZE', 'MITO_GENES', 'DEMO_DIR', 'DataError', 'atomic_path', 'write_h5ad', 'write_csv',
-           'read_gene_names', 'read_pert_counts', 'open_h5ad', 'read_obs_var', 'chunk_bounds', 'iter_X_chunks',
-           'check_raw_counts', 'control_lookalikes', 'check_obs_var', 'validate_h5ad', 'normalise_counts',
-           'median_nonzero', 'cell_totals', 'perturbation_stats', 'ChallengeFolder', 'validate_challenge_folder',
-           'read_perturb_seq', 'read_papalexi', 'synthetic_gene_names', 'ScreenModel', 'make_screen_model',
-           'sample_counts', 'iter_group_chunks', 'write_h5ad_chunked', 'effects_adata', 'pert_counts_table',
-           'SimulatedScreen', 'simulate', 'write_screen', 'screen_profile', 'plot_screen_comparison', 'prepare_demo',
-           'CONTROL_LABEL', 'PERT_COL', 'GUIDE_COL', 'BATCH_COL']
+__all__ = ['TRAINING_FILE', 'GENE_NAMES_FILE', 'PERT_COUNTS_FILES', 'PERT_COUNTS_COLUMNS', 'CELL_CAPS', 'MAX_MEDIAN_UMI',
+           'MAX_CHUNK_NNZ', 'MITO_PREFIXES', 'PAPALEXI_COLUMNS', 'SHARED_DATA', 'PAPALEXI_PATH', 'STRENGTH_SHARES',
+           'STRENGTH_SCALE', 'FULL_SIZE', 'MITO_GENES', 'DEMO_DIR', 'DataError', 'atomic_path', 'write_h5ad',
+           'write_csv', 'read_gene_names', 'read_pert_counts', 'open_h5ad', 'read_obs_var', 'chunk_bounds',
+           'iter_X_chunks', 'check_raw_counts', 'control_lookalikes', 'check_obs_var', 'validate_h5ad',
+           'normalise_counts', 'median_nonzero', 'cell_totals', 'perturbation_stats', 'ChallengeFolder',
+           'validate_challenge_folder', 'read_perturb_seq', 'read_papalexi', 'synthetic_gene_names', 'ScreenModel',
+           'make_screen_model', 'sample_counts', 'iter_group_chunks', 'write_h5ad_chunked', 'effects_adata',
+           'pert_counts_table', 'SimulatedScreen', 'simulate', 'write_screen', 'screen_profile',
+           'plot_screen_comparison', 'prepare_demo', 'CONTROL_LABEL', 'PERT_COL', 'GUIDE_COL', 'BATCH_COL']
 
 # %% ../nbs/00_data.ipynb #e8b36139
 from .schema import CONTROL_LABEL, PERT_COL, GUIDE_COL, BATCH_COL  # the label constants live in one place
@@ -103,6 +103,8 @@ def read_gene_names(path) -> list[str]:
     return names.tolist()
 
 # %% ../nbs/00_data.ipynb #8dd0e44e
+MAX_MEDIAN_UMI = 1_000_000  # UMIs a cell can hold (the 2026 rules cap a cell's total there)
+
 def read_pert_counts(path, gene_names:list|None=None) -> pd.DataFrame:
     "Validated `pert_counts_*.csv`: one row per unseen target with `n_cells` (a positive integer no larger than a submission's cap) and `median_umi_per_cell`."
     path = Path(path)
@@ -129,6 +131,9 @@ def read_pert_counts(path, gene_names:list|None=None) -> pd.DataFrame:
     med = pd.to_numeric(df['median_umi_per_cell'], errors='coerce')
     if (med < 0).any() or (med.isna() & df['median_umi_per_cell'].notna()).any():
         raise DataError(path, f'median_umi_per_cell must be a non-negative number; bad rows: {df.target_gene[(med < 0) | (med.isna() & df.median_umi_per_cell.notna())].tolist()[:5]}', 'fix those values')
+    if (med > MAX_MEDIAN_UMI).any():  # deeper than any droplet cell: a unit or column mix-up, which would scale every predicted count
+        raise DataError(path, f'median_umi_per_cell of {df.target_gene[med > MAX_MEDIAN_UMI].tolist()[:3]} is {med.max():,.0f}, more than any cell holds (at most {MAX_MEDIAN_UMI:,})',
+                        'use the counts file the challenge published; its medians are tens of thousands')
     df['n_cells'], df['median_umi_per_cell'] = n.astype(int), med
     if gene_names is not None:
         absent = sorted(set(df.target_gene) - set(gene_names))
