@@ -5,7 +5,7 @@ The site is built by scripts/build_docs.py (reused when `_docs/` is fresh), serv
 its title and a figure or an API entry; every internal link must answer HTTP 200 and every `#anchor` must exist;
 search must find an exported function; pages must also work from file://; no local resource may fail to load.
 Screenshots land in `_docs/screenshots/`."""
-import base64, functools, http.server, json, os, shutil, signal, socket, subprocess, sys, threading, time, urllib.request
+import importlib, base64, functools, http.server, json, os, shutil, signal, socket, subprocess, sys, threading, time, urllib.request
 from pathlib import Path
 from urllib.parse import urldefrag
 import pytest
@@ -132,7 +132,7 @@ PAGE_INFO = r'''(() => {
   h1.querySelectorAll('.headerlink, .anchor-link').forEach(a => a.remove());  // the permalink's pilcrow
   return {
     title: document.title, h1: h1.textContent.trim(),
-    figures: figs.length,
+    figures: figs.length, code: art.querySelectorAll('pre').length,
     broken_images: Array.from(art.querySelectorAll('img')).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src.slice(0, 80)),
     api: Array.from(art.querySelectorAll('a.vcc-api')).filter(a => a.nextElementSibling || a.parentElement.querySelector('h3, h4')).length,
     nav: Array.from(document.querySelectorAll('.md-nav--primary a.md-nav__link[href]')).map(a => a.href),
@@ -155,6 +155,12 @@ def _status(url):
         with urllib.request.urlopen(url, timeout=10) as r: return r.status
     except urllib.error.HTTPError as e: return e.code
 
+def _exports_callables(page):
+    "Whether the page's module exports functions or classes; a module of constants only (vcc.schema) shows its code instead."
+    try: mod = importlib.import_module(f'vcc.{page[:-len(".html")]}')
+    except ImportError: return True   # not a module's page (the example report): a figure or an API entry is expected
+    return any(callable(getattr(mod, n)) for n in getattr(mod, '__all__', []))
+
 def test_docs_site_in_browser(server, browser):
     expected = _expected_pages()
     home = browser.goto(server + 'index.html').js(PAGE_INFO)
@@ -173,7 +179,9 @@ def test_docs_site_in_browser(server, browser):
         if page == 'index.html': continue
         if info['h1'] != title: problems.append(f'{page}: heading {info["h1"]!r}, expected {title!r}')
         if not title in info['title']: problems.append(f'{page}: <title> {info["title"]!r} lacks {title!r}')
-        if info['figures'] + info['api'] == 0: problems.append(f'{page}: neither a figure nor an API entry')
+        if _exports_callables(page):
+            if info['figures'] + info['api'] == 0: problems.append(f'{page}: neither a figure nor an API entry')
+        elif info['code'] == 0: problems.append(f'{page}: a module of constants whose page shows no code')
         if info['broken_images']: problems.append(f'{page}: images that did not load: {info["broken_images"]}')
         if bad := browser.failed_requests(server): problems.append(f'{page}: local requests failed: {bad}')
         if errs := browser.js_errors(): problems.append(f'{page}: JavaScript errors: {errs}')
