@@ -1,5 +1,5 @@
 "Shared paths and fixtures for the integration tests."
-import os, time
+import os, subprocess, time
 from pathlib import Path
 import pytest
 
@@ -21,3 +21,12 @@ def pytest_collection_modifyitems(config, items):
 def pytest_configure(config):
     "One start time for the whole run, inherited by xdist's workers: a notebook the docs build executed in this run counts as tested."
     os.environ.setdefault('VCC_TEST_SESSION_START', str(time.time()))
+
+@pytest.fixture(scope='session')
+def vcc_cli():
+    "Arc's vcc-cli 0.3.0 `vcc` command in its own environment, built (once, under a lock shared by the test workers) by ./run vcc-cli; never in .venv."
+    res = subprocess.run([str(ROOT/'run'), 'vcc-cli'], capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, f'./run vcc-cli failed:\n{res.stderr[-3000:]}'
+    exe = ROOT/'.venv-vcccli'/'bin'/'vcc'
+    assert exe.is_file(), f'./run vcc-cli succeeded but {exe} is missing'
+    return exe

@@ -250,21 +250,14 @@ def test_readme_walkthrough_runs_verbatim(tmp_path):
     assert list((tmp_path/'reports').glob('*/report.html'))
 
 # ---------------------------------------------------------------- the 2026 edition
-def _vcc_cli_ready() -> bool:
-    "vcc-cli 0.3.0 in its own environment (./run vcc-cli), built here where missing."
-    from vcc.vccfile import vcc_cli_path
-    if not vcc_cli_path().exists(): subprocess.run([str(ROOT/'run'), 'vcc-cli'], capture_output=True, text=True, timeout=600)
-    return vcc_cli_path().exists()
-
-def test_2026_demo_score_doctor_train_submit_report(tmp_path):
+def test_2026_demo_score_doctor_train_submit_report(vcc_cli, tmp_path):
     "The 2026 edition end to end through the command line, at the tiny size: vcc-cli's prep repacks the .vcc byte for byte."
-    cli = _vcc_cli_ready()
     code, out, err, _ = vcc('demo', '--edition', '2026', '--size', 'tiny', cwd=tmp_path)
     assert code == 0, err[-3000:]
     assert 'leave_context_out' in out and 'truth' in out and 'rules: cell-eval2 0.20.0 vcc2026' in out, out
     man = json.loads((tmp_path/'submissions'/'v1'/'manifest.json').read_text())
     assert man['edition'] == '2026' and man['meta']['n_obs'] == 8 * 200 * 3   # the tiny size's 200 cells per perturbation
-    if cli: assert man['vcc_cli']['check'] == 'repack' and 'vcc-cli check: repack' in out
+    assert man['vcc_cli']['check'] == 'repack' and 'vcc-cli check: repack' in out
     summary = json.loads((tmp_path/'reports'/'v1'/'summary.json').read_text())
     assert {r['context'] for r in summary['per_context']} == {'A', 'B', 'C', 'T1', 'T2'} and 'pds_cosine' in summary['per_context'][0]
     # the edition is detected from the .vcc; the six metrics per context, u/b/r/s, and the rules

@@ -12,17 +12,7 @@ from vcc.submit2026 import (ContextMeanBaseline, write_submission_2026, make_sub
                             summarise_cv_2026, StandinScore, Metrics2026Score, run_demo_2026)
 
 ROOT = Path(__file__).resolve().parents[1]
-CLI = ROOT/VCC_CLI_ENV/'bin'/'vcc'
 PY = ROOT/'.venv'/'bin'/'python'
-
-
-@pytest.fixture(scope='module')
-def vcc_cli():
-    "vcc-cli 0.3.0 in its own environment, built by ./run vcc-cli where missing (never in .venv)."
-    if not CLI.exists():
-        res = subprocess.run([str(ROOT/'run'), 'vcc-cli'], capture_output=True, text=True, timeout=600)
-        assert res.returncode == 0, res.stderr[-2000:]
-    return CLI
 
 
 @pytest.fixture(scope='module')
