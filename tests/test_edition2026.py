@@ -140,7 +140,11 @@ def test_cv_and_demo_2026(vcc_cli, tmp_path):
     assert ((board.s_lo <= board.s) & (board.s <= board.s_hi)).all()
     cv = pd.read_csv(demo['cv_results'])
     assert set(cv.context) == {'T1', 'T2', 'A', 'B', 'C'}
-    assert json.loads(demo['manifest'].read_text())['vcc_cli']['verified_targets'] is True
+    man = json.loads(demo['manifest'].read_text())
+    assert man['vcc_cli']['verified_targets'] is True
+    # the bundle has 16 cells per perturbation; what is submitted has the challenge's 400 (the writer of vcc submit --edition 2026)
+    assert man['meta']['n_obs'] == 6 * 400 * 3 and man['cells_per_pert'] == 400
+    assert read_vcc(demo['vcc']).obs.groupby(['context', 'target_gene'], observed=True).size().eq(400).all()
     again = run_demo_2026(tmp_path/'demo', root=tmp_path/'subs', version='demo2', n_genes=150, n_perts=6, cells_per_pert=16, n_control=80,
                           n_folds=2, progress=False, verify=None, score=StandinScore(n_replicates=1))
     assert again['folder'] == demo['folder']  # the bundle is reused

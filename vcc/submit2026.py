@@ -374,12 +374,11 @@ def run_demo_2026(folder=DEMO_2026_DIR, # where the simulated bundle is (or is w
     screens = ad.read_h5ad(bf.screens)
     score = score or default_score()
     model = ContextMeanBaseline().fit(screens)
-    cells = sizes['cells_per_pert']
-    cv = cross_validate_2026(screens, ContextMeanBaseline, n_folds=n_folds, cells=cells, score=score, seed=seed, progress=progress)
-    truth = truth_scores(model, bf.root, cells, score, seed)
+    cv = cross_validate_2026(screens, ContextMeanBaseline, n_folds=n_folds, cells=sizes['cells_per_pert'], score=score, seed=seed, progress=progress)
+    truth = truth_scores(model, bf.root, CELLS_PER_PERT, score, seed)  # what is submitted: the challenge's 400 cells, whatever the bundle's size
     cv = CV2026(pd.concat([cv.table, truth.table], ignore_index=True), pd.concat([cv.per_perturbation, truth.per_perturbation], ignore_index=True), cv.score)
     board = summarise_cv_2026(cv, score)
     version = version or f"demo2026-{model.name}-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S')}"
-    vdir = make_submission_2026(model, bf.root, version, root, seed, cells, verify=verify, scores=board, cv=cv, progress=progress)
+    vdir = make_submission_2026(model, bf.root, version, root, seed, CELLS_PER_PERT, verify=verify, scores=board, cv=cv, progress=progress)
     return dict(folder=bf.root, version=vdir, vcc=vdir/'submission.vcc', manifest=vdir/'manifest.json', cv_results=vdir/'cv_results.csv',
                 bundle_summary=summary, leaderboard=board, score=cv.score)
