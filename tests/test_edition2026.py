@@ -145,6 +145,10 @@ def test_cv_and_demo_2026(vcc_cli, tmp_path):
     # the bundle has 16 cells per perturbation; what is submitted has the challenge's 400 (the writer of vcc submit --edition 2026)
     assert man['meta']['n_obs'] == 6 * 400 * 3 and man['cells_per_pert'] == 400
     assert read_vcc(demo['vcc']).obs.groupby(['context', 'target_gene'], observed=True).size().eq(400).all()
+    # the report draws the per-context metrics against b and r, and the per-perturbation spread
+    from vcc.pipeline import write_report_2026
+    html = (write_report_2026(demo['version'], tmp_path/'reports')/'report.html').read_text()
+    assert html.count('<img') == 2 and 'Per perturbation' in html
     again = run_demo_2026(tmp_path/'demo', root=tmp_path/'subs', version='demo2', n_genes=150, n_perts=6, cells_per_pert=16, n_control=80,
                           n_folds=2, progress=False, verify=None, score=StandinScore(n_replicates=1))
     assert again['folder'] == demo['folder']  # the bundle is reused

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from .vccfile import SubmissionError, write_vcc_2026, verify_vcc_2026, vcc_cli_path, read_vcc_meta, vcc_h5ad_sha256, version_folder, sha256_file
 
 # %% auto #0
-__all__ = ['PSEUDOBULK_TARGET', 'CLAMPS', 'DEMO_2026_DIR', 'DEMO_2026_SIZE', 'group_sums', 'pseudobulk', 'generic_response_ratio',
-           'ContextMeanBaseline', 'emit_counts', 'submission_obs', 'iter_submission_blocks', 'write_submission_2026',
-           'oracle_baseline', 'split_half', 'StandinScore', 'Metrics2026Score', 'default_score', 'CV2026',
-           'cross_validate_2026', 'summarise_cv_2026', 'cli_check_2026', 'make_submission_2026', 'truth_scores',
-           'run_demo_2026']
+__all__ = ['PSEUDOBULK_TARGET', 'CLAMPS', 'DEMO_2026_DIR', 'DEMO_2026_SIZE', 'METRIC_LABELS_2026', 'group_sums', 'pseudobulk',
+           'generic_response_ratio', 'ContextMeanBaseline', 'emit_counts', 'submission_obs', 'iter_submission_blocks',
+           'write_submission_2026', 'oracle_baseline', 'split_half', 'StandinScore', 'Metrics2026Score',
+           'default_score', 'CV2026', 'cross_validate_2026', 'summarise_cv_2026', 'cli_check_2026',
+           'make_submission_2026', 'truth_scores', 'run_demo_2026', 'plot_context_metrics_2026',
+           'plot_per_perturbation_2026']
 
 # %% ../nbs/07d_submit2026.ipynb #b27c001d
 PSEUDOBULK_TARGET = 5e4  # cell-eval2's bulk_lognorm target sum
@@ -382,3 +383,70 @@ def run_demo_2026(folder=DEMO_2026_DIR, # where the simulated bundle is (or is w
     vdir = make_submission_2026(model, bf.root, version, root, seed, CELLS_PER_PERT, verify=verify, scores=board, cv=cv, progress=progress)
     return dict(folder=bf.root, version=vdir, vcc=vdir/'submission.vcc', manifest=vdir/'manifest.json', cv_results=vdir/'cv_results.csv',
                 bundle_summary=summary, leaderboard=board, score=cv.score)
+
+# %% ../nbs/07d_submit2026.ipynb #e2plot02
+METRIC_LABELS_2026 = {'pds_cosine': 'PDS (cosine)', 'expr_mse_unbiased_capped_norm': 'expression MSE (normalised)', 'expr_mse_norm': 'expression MSE (normalised)',
+                      'de_wilcoxon_direction_fidelity_yield_raw': 'DE direction fidelity', 'de_wilcoxon_direction_reach_raw': 'DE direction reach',
+                      'de_wilcoxon_sig_jaccard': 'DE significant-gene Jaccard', 'de_wilcoxon_lfc_nmae': 'DE log fold change nMAE'}
+_LOWER_IS_BETTER = ('expr_mse_norm', 'expr_mse_unbiased_capped_norm', 'de_wilcoxon_lfc_nmae')
+_PER_PERT_COLUMN = {'expr_mse_unbiased_capped_norm': 'expr_mse_unbiased_capped'}  # the ratio of sums' per-perturbation numerator
+
+def _one_model(t:pd.DataFrame, model:str|None) -> pd.DataFrame:
+    "The rows of `model` in a table of several models (the first it names if `model` is absent); a one-model table as it is."
+    if 'model' not in t.columns or not len(t): return t
+    return t[t.model == (model if model in set(t.model) else t.model.iloc[0])]
+
+def _metric_title(m:str) -> str: return f"{METRIC_LABELS_2026.get(m, m)}{' (lower is better)' if m in _LOWER_IS_BETTER else ''}\n{m}"
+
+def _panels(n:int, n_rows_each:int):
+    import matplotlib.pyplot as plt
+    ncol = min(3, n); nrow = -(-n // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.4 * ncol, nrow * (0.3 * n_rows_each + 1.9)), squeeze=False, sharey=True)
+    for ax in axes.flat[n:]: ax.axis('off')
+    return fig, axes
+
+def plot_context_metrics_2026(table:pd.DataFrame, # `CV2026.table` or a version's cv_results.csv: metric, u, b, r, s, kind, context, fold
+                              model:str|None=None): # the model to draw from a table of several (default: the first)
+    "A panel per metric: the model's raw value u per (kind, context), mean over folds, on the segment from the baseline b to the replicate ceiling r."
+    t = _one_model(table, model).groupby(['metric', 'kind', 'context'], sort=False)[['u', 'b', 'r']].mean().reset_index()
+    metrics, groups = list(dict.fromkeys(t.metric)), list(dict.fromkeys(zip(t.kind, t.context)))
+    fig, axes = _panels(len(metrics), len(groups))
+    y = np.arange(len(groups))
+    for ax, m in zip(axes.flat, metrics):
+        d = t[t.metric == m].set_index(['kind', 'context']).reindex(groups)
+        ax.hlines(y, d.b, d.r, color='0.85', lw=4, zorder=1)
+        ax.scatter(d.b, y, marker='s', color='0.35', label='baseline b (s = 0)', zorder=2)
+        ax.scatter(d.r, y, marker='|', s=250, linewidths=2.5, color='C2', label='replicate r (s = 1)', zorder=2)
+        ax.scatter(d.u, y, marker='D', color='C1', label='model u', zorder=3)
+        ax.set_title(_metric_title(m), fontsize=9); ax.set_xlabel('raw value (unitless)')
+    axes[0, 0].set_yticks(y, [f'{k}: {c}' for k, c in groups]); axes[0, 0].invert_yaxis()
+    axes[0, 0].legend(fontsize=8, loc='best')
+    fig.tight_layout()
+    return fig
+
+def plot_per_perturbation_2026(per_perturbation:pd.DataFrame, # `CV2026.per_perturbation` or a version's cv_per_perturbation.csv
+                               table:pd.DataFrame|None=None, # the matching cv_results: marks each (kind, context)'s b and r on the metrics that are means
+                               model:str|None=None): # the model to draw from tables of several (default: the first)
+    "A panel per metric: the distribution of its per-perturbation value, a box per (kind, context), folds pooled."
+    from vcc.report import _horizontal
+    per = _one_model(per_perturbation, model)
+    t = None if table is None else _one_model(table, model).groupby(['metric', 'kind', 'context'], sort=False)[['b', 'r']].mean()
+    names = list(dict.fromkeys(table.metric)) if table is not None else [m for m in METRIC_LABELS_2026 if m in per or _PER_PERT_COLUMN.get(m) in per]
+    cols = [(m, m if m in per else _PER_PERT_COLUMN.get(m)) for m in names]
+    cols = [(m, c) for m, c in cols if c in per]
+    groups = list(dict.fromkeys(zip(per.kind, per.context)))
+    fig, axes = _panels(len(cols), len(groups))
+    for ax, (m, c) in zip(axes.flat, cols):
+        data = [per.loc[(per.kind == k) & (per.context == x), c].dropna().to_numpy() for k, x in groups]
+        ax.boxplot(data, widths=0.6, patch_artist=True, boxprops=dict(facecolor='C0', alpha=0.35), **_horizontal())
+        if t is not None and c == m:
+            for i, g in enumerate(groups, start=1):
+                if (m, *g) in t.index:
+                    ax.scatter(t.loc[(m, *g), 'b'], i, marker='s', color='0.35', zorder=3, label='baseline b (mean)' if i == 1 else None)
+                    ax.scatter(t.loc[(m, *g), 'r'], i, marker='|', s=250, linewidths=2.5, color='C2', zorder=3, label='replicate r (mean)' if i == 1 else None)
+        ax.set_title(_metric_title(m) if c == m else f'{METRIC_LABELS_2026.get(m, m)}: per-perturbation numerator\n{c}', fontsize=9)
+        ax.set_xlabel('value per perturbation (unitless)')
+    axes[0, 0].set_yticks(range(1, len(groups) + 1), [f'{k}: {c}' for k, c in groups]); axes[0, 0].invert_yaxis()
+    if t is not None and axes[0, 0].get_legend_handles_labels()[0]: axes[0, 0].legend(fontsize=8, loc='best')
+    fig.tight_layout()
+    return fig
