@@ -269,3 +269,21 @@ if __name__ == '__main__':   # .venv/bin/python tests/test_metrics2026.py: the p
     pd.set_option('display.width', 200); pd.set_option('display.max_rows', 500)
     print(t.groupby(['case', 'metric']).agg(max_abs_diff=('max_abs_diff', 'max'), n_values=('n_values', 'sum'),
                                             same_nan=('same_nan', 'all')).to_string())
+
+
+def test_reference_of_a_bundle_cached_until_a_file_changes(tmp_path):
+    "A simulated bundle's reference (what vcc score --real BUNDLE needs) is cached like a file's; a changed file is computed again, its stale entry removed."
+    import os, time
+    from vcc.contexts import write_context_bundle
+    bf = write_context_bundle(tmp_path / 'bundle', n_genes=200, n_perts=4, cells_per_pert=60, n_control=120, median_umi=15_000, seed=5, progress=False)
+    cache = tmp_path / 'cache'
+    t = time.perf_counter(); first = m26.summarise_real_2026(bf.root, cache_dir=cache); t_first = time.perf_counter() - t
+    entry, = cache.glob('real2026_*.pkl')
+    t = time.perf_counter(); again = m26.summarise_real_2026(bf.root, cache_dir=cache); t_again = time.perf_counter() - t
+    assert t_again < t_first / 3, (t_first, t_again)
+    assert {c: again[c].r for c in again} == {c: first[c].r for c in first} and again['B'].b == first['B'].b
+    direct = m26.summarise_real_2026(m26.bundle_truth_2026(bf.root))   # the same cells as an AnnData: same reference
+    assert {c: direct[c].b for c in direct} == {c: first[c].b for c in first}
+    st = bf.gene_names.stat(); os.utime(bf.gene_names, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    m26.summarise_real_2026(bf.root, cache_dir=cache)
+    assert [p.name for p in cache.glob('real2026_*')] != [entry.name] and len(list(cache.iterdir())) == 1

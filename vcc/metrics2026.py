@@ -20,7 +20,8 @@ __all__ = ['PERT_COL', 'CONTROL', 'CONTEXT_COL', 'BULK_TARGET_SUM', 'CPM_TARGET'
            'control_ranks', 'DETable', 'de_table_2026', 'de_against_control', 'pds_cosine', 'expr_mse_parts',
            'ratio_of_sums', 'de_metrics', 'SideSummary', 'summarise_side', 'context_metrics', 'aggregate_2026',
            'baseline_cells', 'baseline_counts', 'disjoint_halves', 'nmae_reference', 'scale_2026', 'RealContext',
-           'real_context', 'default_cache_dir', 'summarise_real_2026', 'Score2026', 'score_context_2026', 'score_2026']
+           'real_context', 'bundle_truth_2026', 'default_cache_dir', 'summarise_real_2026', 'Score2026',
+           'score_context_2026', 'score_2026']
 
 # %% ../nbs/03b_metrics2026.ipynb #f09526a9
 PERT_COL, CONTROL, CONTEXT_COL = 'target_gene', 'non-targeting', 'context'
@@ -689,39 +690,80 @@ def _contexts(obs:pd.DataFrame, context_col:str=CONTEXT_COL) -> list[str]:
 def _context_rows(obs, ctx, context_col=CONTEXT_COL) -> np.ndarray:
     return np.arange(len(obs)) if context_col not in obs else np.flatnonzero(obs[context_col].astype(str).to_numpy() == ctx)
 
-def _cache_key(source) -> str | None:
-    "The cache name of a truth file: its path, size and modification time, and the rule version."
+def _bundle_files(folder) -> list[tuple[str, Path, Path]]:
+    "(context, controls, truth) of each context of a simulated bundle, in the manifest's order; a missing truth is one clear error."
+    from vcc.contexts import BundleFolder, find_controls
+    bf = BundleFolder(Path(folder))
+    out = [(ctx, path, bf.truth(ctx)) for ctx, path in find_controls(bf.root).items()]
+    for ctx, _, truth in out:
+        if not truth.exists(): raise DataError(truth, 'no held-out truth for this context', 'pass --real an h5ad of the real cells (controls included, obs context), or a simulated bundle')
+    return out
+
+def bundle_truth_2026(folder) -> 'ad.AnnData':
+    "The real cells of a simulated bundle as the server scores a submission: each context's held-out truth, then its controls, on the bundle's genes."
+    import anndata as ad
+    from vcc.contexts import BundleFolder, read_bundle_genes
+    genes = read_bundle_genes(BundleFolder(Path(folder)).gene_names)
+    parts = {}
+    for ctx, controls, truth in _bundle_files(folder):
+        parts[f'{ctx}_truth'], parts[f'{ctx}_control'] = ad.read_h5ad(truth)[:, genes], ad.read_h5ad(controls)[:, genes]
+    return ad.concat(parts, merge='same', index_unique='-')
+
+def _source_files(source) -> list[Path]:
+    "The files a reference is computed from: the truth file, or a bundle's gene list, controls and truths."
+    source = Path(source)
+    if not source.is_dir(): return [source]
+    from vcc.contexts import BundleFolder
+    return [BundleFolder(source).gene_names] + [p for _, controls, truth in _bundle_files(source) for p in (controls, truth)]
+
+def _cache_name(source) -> str | None:
+    """The cache file's name for a truth file or a bundle folder: `real2026_<where>_<what>.pkl`, <where> from the path alone (so a
+    changed file's old entry can be found and removed), <what> from every file's path, size and modification time, and the rules."""
     if not isinstance(source, (str, os.PathLike)): return None
-    st = Path(source).stat()
-    return hashlib.sha256(f'{Path(source).resolve()}|{st.st_size}|{st.st_mtime_ns}|{RULE_VERSION}|{CACHE_VERSION}'.encode()).hexdigest()[:20]
+    if not Path(source).exists(): raise DataError(Path(source), 'the file does not exist', 'check the path')
+    h = lambda s: hashlib.sha256(s.encode()).hexdigest()
+    stamp = '|'.join(f'{p.resolve()}|{st.st_size}|{st.st_mtime_ns}' for p in _source_files(source) for st in [p.stat()])
+    return f'real2026_{h(str(Path(source).resolve()))[:12]}_{h(f"{stamp}|{RULE_VERSION}|{CACHE_VERSION}")[:20]}.pkl'
 
 def default_cache_dir() -> Path:
     "Where references are cached unless a folder is given: $XDG_CACHE_HOME/vcc/score2026 (or ~/.cache/vcc/score2026)."
     return Path(os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache') / 'vcc' / 'score2026'
 
-def summarise_real_2026(real, cache_dir=None, control:str=CONTROL, pert_col:str=PERT_COL, context_col:str=CONTEXT_COL,
+def _load_cached(cache:Path):
+    "A cached reference, or None where there is none or it cannot be read (written by another version: computed again)."
+    try:
+        with open(cache, 'rb') as f: return pickle.load(f)
+    except Exception: return None
+
+def _store_cached(cache:Path, out):
+    "Write atomically (a reader never sees half a file), then remove the entries of the same source that no longer match it."
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(f'.tmp{os.getpid()}')
+    try:
+        with open(tmp, 'wb') as f: pickle.dump(out, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, cache)
+    finally: tmp.unlink(missing_ok=True)
+    for old in cache.parent.glob(cache.name.rsplit('_', 1)[0] + '_*.pkl'):
+        if old != cache: old.unlink(missing_ok=True)
+
+def summarise_real_2026(real, # a truth h5ad, a simulated bundle folder (its truth and controls per context), or an AnnData
+                        cache_dir=None, control:str=CONTROL, pert_col:str=PERT_COL, context_col:str=CONTEXT_COL,
                         progress:bool=False) -> dict[str, RealContext]:
-    "Every context's reference side (real DE tables, b, r) of a truth file or AnnData; a file's is cached under `cache_dir`."
-    key = _cache_key(real)
-    cache = None
-    if key is not None:
-        cache = Path(cache_dir or default_cache_dir()) / f'real2026_{key}.pkl'
-        if cache.exists():
-            with open(cache, 'rb') as f: return pickle.load(f)
-    adata = _read(real, backed=key is not None)
+    "Every context's reference side (real DE tables, b, r); a file's or a bundle's is cached under `cache_dir` until one of its files changes."
+    name = _cache_name(real)
+    cache = None if name is None else Path(cache_dir or default_cache_dir()) / name
+    if cache is not None and (out := _load_cached(cache)) is not None: return out
+    bundle = name is not None and Path(real).is_dir()
+    adata = bundle_truth_2026(real) if bundle else _read(real, backed=name is not None)
     if pert_col not in adata.obs:
-        raise DataError(real if key else '<AnnData>', f'obs has no {pert_col!r} column', f'add the perturbation labels as obs[{pert_col!r}]')
+        raise DataError(real if name else '<AnnData>', f'obs has no {pert_col!r} column', f'add the perturbation labels as obs[{pert_col!r}]')
     X = _matrix(adata.X)
     out = {}
     for ctx in _contexts(adata.obs, context_col):
         rows = _context_rows(adata.obs, ctx, context_col)
         obs = adata.obs.iloc[rows]
         out[ctx] = real_context(_RowView(X, rows), obs, adata.var_names, ctx, control, pert_col, progress=progress)
-    if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f'.tmp{os.getpid()}')
-        with open(tmp, 'wb') as f: pickle.dump(out, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, cache)
+    if cache is not None: _store_cached(cache, out)
     return out
 
 # %% ../nbs/03b_metrics2026.ipynb #07b32d9f
