@@ -290,19 +290,20 @@ def _source_obs_var(source):
 def _source_name(source): return '<AnnData in memory>' if isinstance(source, ad.AnnData) else Path(source)
 
 # %% ../nbs/00_data.ipynb #0ae8ddea
+from .score_engine import _normalise_counts, _group_codes  # the one count normaliser and group-code helper (numpy and numba only)
+
 def normalise_counts(X, # raw counts, cells x genes (any sparse or dense matrix)
-                     totals:np.ndarray, # library size of each cell
-                     target_sum:float, # the normalisation target (cell-eval: the median non-zero total)
+                     totals:np.ndarray|None=None, # library size of each cell (None: its row sum)
+                     target_sum:float|None=None, # each cell is scaled to this total (None: the median of all totals, as scanpy for CSR)
                      log:bool=True, # log1p after scaling?
                      dtype=np.float32) -> sp.csr_matrix:
-    "cell-eval's normalisation of raw counts: each cell scaled to `target_sum` by its library size, then log1p; CSR."
+    "cell-eval's normalisation of raw counts (scanpy's `normalize_total` arithmetic): each cell divided by its total over `target_sum`, then log1p; CSR."
     X = sp.csr_matrix(X, dtype=np.float64, copy=True)
-    totals = np.asarray(totals, dtype=np.float64)
-    scale = np.divide(target_sum, totals, out=np.zeros_like(totals), where=totals > 0)
-    X.data *= np.repeat(scale, np.diff(X.indptr))
-    if log: np.log1p(X.data, out=X.data)
+    if X.nnz and X.data.min() < 0: raise ValueError('normalise_counts: X holds negative values; pass raw counts.')
+    X = _normalise_counts(X, inplace=True, totals=None if totals is None else np.asarray(totals, dtype=np.float64),
+                          target_sum=None if target_sum is None else float(target_sum), log=log)
     X.eliminate_zeros()
-    return X.astype(dtype)
+    return X.astype(dtype, copy=False)
 
 # %% ../nbs/00_data.ipynb #8c4a7bef
 def median_nonzero(totals:np.ndarray) -> float:
@@ -318,14 +319,6 @@ def cell_totals(source, chunk_size:int=20_000, check:bool=True, progress:bool=Fa
         if check: check_raw_counts(m.data, name, f'X (cells {start}-{stop})')
         totals.append(np.asarray(m.sum(axis=1), dtype=np.float64).ravel())
     return np.concatenate(totals) if totals else np.zeros(0)
-
-# %% ../nbs/00_data.ipynb #3d1e6d7d
-def _group_codes(obs:pd.DataFrame, by:list[str]):
-    "Integer group of every cell and the table of groups (one row per distinct combination of `by`)."
-    keys = obs[by].astype(str)
-    groups = keys.drop_duplicates().sort_values(by).reset_index(drop=True)
-    codes = pd.MultiIndex.from_frame(groups).get_indexer(pd.MultiIndex.from_frame(keys))
-    return codes, groups
 
 # %% ../nbs/00_data.ipynb #dfe9f508
 MITO_PREFIXES = ('MT-', 'mt-')
@@ -346,7 +339,9 @@ def perturbation_stats(source, # path of an h5ad (streamed) or an AnnData of raw
     row_totals = cell_totals(source, chunk_size, check=True, progress=progress)
     totals = obs[totals_key].to_numpy(np.float64) if totals_key else row_totals
     target = float(target_sum) if target_sum else median_nonzero(totals)
-    codes, groups = _group_codes(obs, by)
+    keys = obs[by].astype(str)
+    groups, codes = _group_codes(zip(*(keys[c].tolist() for c in by)))  # a tuple of labels per cell
+    groups = pd.DataFrame(groups.tolist(), columns=by)
     n_groups, n_genes = len(groups), var.shape[0]
     mito = np.flatnonzero(var.index.str.startswith(MITO_PREFIXES))
     sum_log, n_expr, sum_raw = (np.zeros((n_groups, n_genes)) for _ in range(3))

@@ -225,28 +225,35 @@ def _divide_rows_log1p(indptr, data, row_scale, log_table):
         for k in range(indptr[i], indptr[i + 1]): data[k] = _normalised(data[k], i, row_scale, log_table)
 
 # %% ../nbs/03a_score_engine.ipynb #4a431e2c
-def _row_scale(totals):
-    "scanpy's CSR `normalize_total` factors: each row total over the median of *all* totals, 1 for empty rows."
-    scale = totals / np.median(totals)
+def _row_scale(totals, target_sum=None):
+    "scanpy's `normalize_total` factors: each row total over `target_sum` (None: the median of *all* totals, its CSR rule), 1 for empty rows."
+    scale = totals / (np.median(totals) if target_sum is None else target_sum)
     return (scale + (scale == 0)).astype(totals.dtype)  # scanpy leaves zero-total cells unscaled
 
-def _normalise_counts(X, inplace=False):
-    "scanpy `normalize_total` (target = median total) then `log1p` of count matrix `X` (in place if float and `inplace`)."
+def _normalise_counts(X,               # count matrix, CSR or dense
+                      inplace=False,   # transform `X` itself if it is float
+                      totals=None,     # each row's total (None: its sum)
+                      target_sum=None, # each row is scaled to this total (None: the median total, as scanpy)
+                      log=True):       # log1p after scaling
+    """scanpy's `normalize_total` then `log1p` of count matrix `X`, bit for bit: each row divided by its total over `target_sum` (by default
+    the median of all totals for CSR, of the nonzero ones for dense, as scanpy does), zero-total rows unscaled; int counts become float32.
+    The one count normaliser: `vcc.data.normalise_counts` and the scorer (`_to_log1p`) both call it."""
     if sp.issparse(X):
         if not (inplace and X.dtype.kind == 'f'): X = sp.csr_matrix(X, dtype=np.float32 if X.dtype.kind in 'iub' else X.dtype, copy=True)
-        scale = _row_scale(_csr_row_totals(X.indptr, X.data))
+        scale = _row_scale(_csr_row_totals(X.indptr, X.data) if totals is None else totals, target_sum)
+        if not log:
+            X.data /= np.repeat(scale, np.diff(X.indptr))
+            return X
         for r0 in range(0, len(scale), 1 << 13):  # = log1p(X.data / np.repeat(scale, ...)) as scanpy; 8192 rows' tables (4 MB) at a time
             rows = slice(r0, min(r0 + (1 << 13), len(scale)))
             _divide_rows_log1p(X.indptr[rows.start:rows.stop + 1], X.data, scale[rows], _log1p_table(scale[rows]))
         _log1p_spilled(X.data)
         return X
     if not (inplace and X.dtype.kind == 'f'): X = np.array(X, dtype=np.float32 if X.dtype.kind in 'iub' else X.dtype)
-    totals = X.sum(axis=1)
-    target = np.median(totals[totals > 0])  # dense branch: median of the nonzero totals
-    scale = totals / target
-    scale = scale + (scale == 0)
-    np.true_divide(X, scale[:, None], out=X)
-    return np.log1p(X, out=X)
+    if totals is None: totals = X.sum(axis=1)
+    if target_sum is None: target_sum = np.median(totals[totals > 0])  # dense branch: median of the nonzero totals
+    np.true_divide(X, _row_scale(totals, target_sum)[:, None], out=X)
+    return np.log1p(X, out=X) if log else X
 
 # %% ../nbs/03a_score_engine.ipynb #dd70c4d1
 def _to_log1p(X, inplace=False):
@@ -303,10 +310,11 @@ def _positions(names, within):
 
 # %% ../nbs/03a_score_engine.ipynb #dd0133bd
 def _group_codes(labels):
-    "Sorted group names and each cell's group index: `np.unique(labels, return_inverse=True)`, by a dict (~5x faster on strings)."
-    labels = np.asarray(labels).tolist()
-    groups = np.array(sorted(dict.fromkeys(labels)), dtype=object)
-    index = {g: i for i, g in enumerate(groups.tolist())}
+    """Sorted distinct labels and each cell's group index: `np.unique(labels, return_inverse=True)`, by a dict (~5x faster on strings).
+    Labels may be tuples (one value per column: `vcc.data.perturbation_stats` groups by several columns); groups are a 1-d object array."""
+    labels = labels.tolist() if isinstance(labels, np.ndarray) else list(labels)
+    keys = sorted(dict.fromkeys(labels))
+    groups, index = np.fromiter(keys, dtype=object, count=len(keys)), {g: i for i, g in enumerate(keys)}
     return groups, np.fromiter(map(index.__getitem__, labels), dtype=np.int64, count=len(labels))
 
 # %% ../nbs/03a_score_engine.ipynb #0dae3466
