@@ -6,13 +6,13 @@ Docs: https://vcc-dev.github.io/vcc/evaluate.html.md"""
 
 # %% ../nbs/06_evaluate.ipynb #849a8623
 from __future__ import annotations
-import functools, tempfile
+import functools, os, tempfile
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp, anndata as ad
 from tqdm.auto import tqdm
 from .data import PERT_COL, CONTROL_LABEL, DataError, ChallengeFolder, read_pert_counts, read_gene_names, atomic_path, write_csv, read_obs_var, iter_X_chunks
 from .vccfile import unpack_vcc
-from .metrics import score_prediction, summarise_real, cell_mean_baseline, combined_score, pseudobulk, normalise_log1p, VCC_METRICS
+from .metrics import score_prediction, summarise_real, cell_mean_baseline, combined_score, pseudobulk, normalise_log1p, VCC_METRICS, SCORING_RULES as _RULE_SETS
 from .models import TrainingSet, ControlModel, PerturbationMeanModel
 from .train import build_model, read_run_config, load_run_data
 
@@ -301,16 +301,32 @@ def save_leaderboard(board:pd.DataFrame, folder, overwrite:bool=False) -> dict:
     return paths
 
 # %% ../nbs/06_evaluate.ipynb #56dd7130
-# the 2025 leaderboard's DE rules (pdex 0.1: FDR over all perturbations, fold change clipped at 20) and the installed cell-eval's
-SCORING_RULES = {'2025': dict(fdr_scope='global', fold_change_clip=20.0),
-                 'installed': dict(fdr_scope='per_perturbation', fold_change_clip=None)}
+# the rule sets are `vcc.metrics.SCORING_RULES`; this view of them holds each one's scorer settings only (no `reference`), as
+# `score_prediction(**settings)` takes them, for callers that pass them on that way (vcc.auto)
+SCORING_RULES = {name: {k: r[k] for k in ('fdr_scope', 'fold_change_clip')} for name, r in _RULE_SETS.items()}
+
+def _trailing_names(paths) -> list:
+    """The shortest trailing part of each path that no other path ends with: `runA/submission.prep.vcc` beside `runB/submission.prep.vcc`,
+    `x.h5ad` alone. Paths are made absolute first, so a file in the working folder is told apart by that folder's name."""
+    parts = [Path(os.path.normpath(Path(p).absolute())).parts[1:] for p in paths]
+    names = []
+    for pi in parts:
+        others = {pj for pj in parts if pj != pi}
+        k = 1
+        while k < len(pi) and any(pj[-k:] == pi[-k:] for pj in others): k += 1
+        names.append('/'.join(pi[-k:]))
+    return names
 
 def _prediction_names(preds) -> dict:
-    "name -> prediction: a dict as given; a list named by file name (AnnData: prediction_<i>), repeats numbered until unique."
+    """name -> prediction: a dict as given; a list named by the shortest trailing path that tells its files apart (`_trailing_names`;
+    AnnData: prediction_<i>), and numbered only where the same file is given twice."""
     if isinstance(preds, dict): return dict(preds)
+    preds = list(preds)
+    is_path = [isinstance(p, (str, Path)) for p in preds]
+    trailing = iter(_trailing_names([p for p, f in zip(preds, is_path) if f]))
     out = {}
-    for i, p in enumerate(preds):
-        base = Path(p).name if isinstance(p, (str, Path)) else f'prediction_{i}'
+    for i, (p, f) in enumerate(zip(preds, is_path)):
+        base = next(trailing) if f else f'prediction_{i}'
         name, k = base, 1
         while name in out: name, k = f'{base}_{k}', k + 1
         out[name] = p
@@ -321,8 +337,10 @@ def _score_paths(folder, names) -> dict:
     folder = Path(folder)
     paths = {'csv': folder/'scores.csv', 'md': folder/'scores.md'}
     for name in names:
-        if Path(name).name != name or name in ('.', '..', 'scores.csv', 'scores.md'):
-            raise ValueError(f'prediction name {name!r} cannot name a folder of results: give it a plain name (no "/", not scores.csv or scores.md).')
+        parts = Path(name).parts  # a trailing path (`_prediction_names`) makes folders within `folder`, never outside it
+        if not parts or Path(name).is_absolute() or any(q in ('.', '..') for q in parts) or parts[0] in ('scores.csv', 'scores.md'):
+            raise ValueError(f'prediction name {name!r} cannot name a folder of results: give it a plain name or a relative path '
+                             '(no "." or "..", not scores.csv or scores.md).')
         paths.update({f'{name}/results': folder/name/'results.csv', f'{name}/agg': folder/name/'agg_results.csv'})
     return paths
 
@@ -364,17 +382,17 @@ def score_files(preds,            # prediction h5ad paths, `.vcc` files or AnnDa
                 tmp_dir=None,     # where a `.vcc` is unpacked to be read (default: the system's temporary folder)
                 progress:bool=True) -> dict:
     "Each prediction scored against one real screen, whose DE is computed once: {'table': a row each, 'results': name -> (results, agg)}."
-    if rules not in SCORING_RULES: raise ValueError(f'rules={rules!r}: use one of {list(SCORING_RULES)}.')
-    rule, preds = SCORING_RULES[rules], _prediction_names(preds)
+    if rules not in _RULE_SETS: raise ValueError(f'rules={rules!r}: use one of {list(_RULE_SETS)}.')
+    preds = _prediction_names(preds)
     if not preds: raise ValueError('no predictions given: pass one or more prediction files.')
     if train is not None and BASELINE in preds: raise ValueError(f'{BASELINE!r} names the baseline here: give the prediction another name.')
     if out is not None: _check_free(out, _score_paths(out, ([BASELINE] if train is not None else []) + list(preds)), overwrite)
     # one score: the pair as it is (two h5ad files are then read at once); more: the real side once for all
-    real_side = summarise_real(real, **rule) if len(preds) + (train is not None) > 1 else real
+    real_side = summarise_real(real, rules=rules) if len(preds) + (train is not None) > 1 else real
     scored = {}
     def score(name, make, label=None, path=None):  # an error says which prediction it is about
         x = None
-        try: x = make(); scored[name] = score_prediction(x, real_side, **rule)
+        try: x = make(); scored[name] = score_prediction(x, real_side, rules=rules)
         except DataError: raise  # it names its file already
         except ValueError as e:
             if x is not None and _all_zeros(x):  # say what it is, not what the scorer saw ("empty")
