@@ -2,7 +2,7 @@
 import numpy as np, pandas as pd, pytest, anndata as ad, scipy.sparse as sp
 from vcc.data import DataError
 from vcc.contexts import make_context_screen, context_adata
-from vcc.public_screens import LAYOUTS, to_layout, stream_screen, adata_stats, map_genes, ScreenStats
+from vcc.public_screens import LAYOUTS, to_layout, write_published, stream_screen, adata_stats, map_genes, ScreenStats
 
 @pytest.fixture(scope='module')
 def cells():
@@ -13,10 +13,12 @@ def cells():
 def test_layout_streams_to_the_cells_statistics(cells, layout, tmp_path):
     ids = [f'ENSG{i:011d}.{i % 3}' for i in range(cells.n_vars)]          # versioned ids, as GENCODE writes them
     f = tmp_path / {'replogle2022': 'K562_essential_raw_singlecell_01.h5ad', 'nadig2025': 'jurkat_raw_singlecell_01.h5ad', 'vcc2025': 'adata_Training.h5ad'}[layout]
-    to_layout(cells, layout, gene_ids=ids).write_h5ad(f)
+    write_published(to_layout(cells, layout, gene_ids=ids), f, layout)   # stored as the published file is
     raw = ad.read_h5ad(f)
-    if layout != 'vcc2025':   # the published layout: Ensembl index, symbol column, the Replogle obs columns
+    if layout != 'vcc2025':   # the published layout: Ensembl index, symbol column, the Replogle obs columns, a dense X
         assert raw.var_names[0].startswith('ENSG') and 'gene_name' in raw.var and {'gene', 'gene_id', 'sgID_AB', 'UMI_count', 'gem_group'} <= set(raw.obs)
+        assert isinstance(raw.X, np.ndarray) and raw.X.dtype == np.float32 and raw.obs.index.name == 'cell_barcode'
+        assert ('core_adjusted_UMI_count' in raw.obs) == (layout == 'replogle2022')   # Nadig's files (GSE264667) have no core_* columns
     # the 2026 list: a renamed symbol (found by alias), one known only by Ensembl id, one the screen lacks
     genes = cells.var_names.tolist()
     listed = ['NEWNAME', 'BYID', 'ABSENT1'] + genes[2:]

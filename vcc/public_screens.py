@@ -16,7 +16,7 @@ from .contexts import CONTEXT_COL
 
 # %% auto #0
 __all__ = ['KNOCKDOWN_KINDS', 'LAYOUTS', 'ScreenStats', 'StatsAccumulator', 'adata_stats', 'screens_stats', 'map_genes', 'Layout',
-           'describe_layouts', 'to_layout', 'stream_screen']
+           'describe_layouts', 'to_layout', 'write_published', 'read_screen_obs_var', 'stream_screen']
 
 # %% ../nbs/00d_public_screens.ipynb #b77e3389
 KNOCKDOWN_KINDS = ('CRISPRi', 'CRISPRa', 'knockout')
@@ -164,7 +164,7 @@ def map_genes(genes, # the gene list to map onto (2026: 18,533 symbols)
 # %% ../nbs/00d_public_screens.ipynb #7f4007c5
 @dataclass(frozen=True)
 class Layout:
-    "How one published screen file names its cells' targets, its controls and its genes."
+    "How one published screen file names its cells' targets, its controls and its genes, and how it stores them."
     name: str
     pert_col: str
     control_label: str
@@ -174,12 +174,15 @@ class Layout:
     obs_cols: tuple = ()     # the other obs columns of the published file
     contexts: tuple = ()     # the cell lines published in this layout
     kind: str = 'CRISPRi'
+    storage: str = 'anndata' # 'dense-0.7': X a dense float32 matrix, obs/var in anndata 0.7's dataframe encoding; 'anndata': as anndata writes today
+    obs_index: str|None = None  # the name of the obs index
 
 _REPLOGLE_OBS = ('gem_group', 'gene', 'gene_id', 'transcript', 'gene_transcript', 'sgID_AB', 'mitopercent', 'UMI_count',
                  'z_gemgroup_UMI', 'core_scale_factor', 'core_adjusted_UMI_count')
+_NADIG_OBS = ('gem_group', 'gene', 'gene_id', 'transcript', 'gene_transcript', 'sgID_AB', 'mitopercent', 'UMI_count', 'z_gemgroup_UMI')
 LAYOUTS = {
-    'replogle2022': Layout('replogle2022', 'gene', 'non-targeting', 'gene_name', None, 'UMI_count', _REPLOGLE_OBS, ('K562', 'RPE1')),
-    'nadig2025': Layout('nadig2025', 'gene', 'non-targeting', 'gene_name', None, 'UMI_count', _REPLOGLE_OBS, ('HepG2', 'Jurkat')),
+    'replogle2022': Layout('replogle2022', 'gene', 'non-targeting', 'gene_name', None, 'UMI_count', _REPLOGLE_OBS, ('K562', 'RPE1'), storage='dense-0.7', obs_index='cell_barcode'),
+    'nadig2025': Layout('nadig2025', 'gene', 'non-targeting', 'gene_name', None, 'UMI_count', _NADIG_OBS, ('HepG2', 'Jurkat'), storage='dense-0.7', obs_index='cell_barcode'),
     'vcc2025': Layout('vcc2025', 'target_gene', 'non-targeting', None, 'gene_id', None, ('target_gene', 'guide_id', 'batch'), ('H1',)),
 }
 
@@ -188,7 +191,8 @@ def describe_layouts() -> pd.DataFrame:
     return pd.DataFrame([dict(layout=l.name, contexts=', '.join(l.contexts), target=f"obs['{l.pert_col}']", control=l.control_label,
                               symbols=f"var['{l.symbol_col}']" if l.symbol_col else 'var index',
                               ensembl=f"var['{l.id_col}']" if l.id_col else ('var index' if l.symbol_col else '-'),
-                              depth=f"obs['{l.totals_col}']" if l.totals_col else 'row sums', obs=', '.join(l.obs_cols), kind=l.kind) for l in LAYOUTS.values()])
+                              depth=f"obs['{l.totals_col}']" if l.totals_col else 'row sums', obs=', '.join(l.obs_cols), kind=l.kind,
+                              storage=l.storage) for l in LAYOUTS.values()])
 
 # %% ../nbs/00d_public_screens.ipynb #2c4a62d3
 def to_layout(adata:ad.AnnData, # raw counts in the challenge schema (`target_gene`, `non-targeting` controls)
@@ -200,7 +204,7 @@ def to_layout(adata:ad.AnnData, # raw counts in the challenge schema (`target_ge
     ids = list(gene_ids) if gene_ids is not None else [f'ENSG{i:011d}' for i in range(adata.n_vars)]
     t = adata.obs[PERT_COL].astype(str).to_numpy()
     n = adata.n_obs
-    obs = pd.DataFrame(index=[f'{"ACGT"[i % 4]}{i:09d}-1' for i in range(n)])
+    obs = pd.DataFrame(index=pd.Index([f'{"ACGT"[i % 4]}{i:09d}-1' for i in range(n)], name=L.obs_index))
     totals = np.asarray(adata.X.sum(1)).ravel()
     if layout in ('replogle2022', 'nadig2025'):
         id_of = dict(zip(adata.var_names, ids))
@@ -216,15 +220,75 @@ def to_layout(adata:ad.AnnData, # raw counts in the challenge schema (`target_ge
         obs['UMI_count'] = (totals * 1.25).astype(np.float32)   # the whole transcriptome: more than the genes kept here
         obs['z_gemgroup_UMI'] = np.float32(0.0); obs['core_scale_factor'] = np.float32(1.0)
         obs['core_adjusted_UMI_count'] = obs['UMI_count']
+        obs = obs[list(L.obs_cols)]   # Nadig's files have no core_* columns
         var = pd.DataFrame({'gene_name': adata.var_names.to_numpy(), 'chr': 'chr1', 'start': 1, 'end': 2, 'class': 'gene_version10',
                             'strand': '+', 'length': 1, 'in_matrix': True}, index=pd.Index(ids, name='gene_id'))
+        if layout == 'nadig2025': var = var[['gene_name']]   # all its loaders read of var: the Ensembl index and gene_name
     elif layout == 'vcc2025':
         for c in ('target_gene', 'guide_id', 'batch'): obs[c] = adata.obs[c].astype(str).to_numpy() if c in adata.obs else (t if c != 'batch' else 'Flex_1_01')
         var = pd.DataFrame({'gene_id': ids}, index=adata.var_names.copy())
     else: raise ValueError(f'layout={layout!r}: use one of {list(LAYOUTS)}')
-    for c in obs.columns:
-        if obs[c].dtype == object: obs[c] = obs[c].astype('category')
+    for frame in (obs, var):
+        for c in frame.columns:
+            if frame[c].dtype == object: frame[c] = frame[c].astype('category')
     return ad.AnnData(sp.csr_matrix(adata.X, dtype=np.float32), obs=obs, var=var)
+
+# %% ../nbs/00d_public_screens.ipynb #e2pub001
+def _write_frame_010(group, frame:pd.DataFrame, index_name:str):
+    "A DataFrame in anndata 0.7's encoding (dataframe 0.1.0): the index and each column a dataset, categoricals as codes beside `__categories`."
+    import h5py
+    text = h5py.string_dtype()
+    group.attrs['encoding-type'], group.attrs['encoding-version'] = 'dataframe', '0.1.0'
+    group.attrs['_index'], group.attrs['column-order'] = index_name, np.array(list(frame.columns), dtype=text)
+    group.create_dataset(index_name, data=np.array(frame.index.astype(str), dtype=text))
+    cats = group.create_group('__categories')
+    for c in frame.columns:
+        s = frame[c]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            cats.create_dataset(c, data=np.array(s.cat.categories.astype(str), dtype=text))
+            group.create_dataset(c, data=s.cat.codes.to_numpy()).attrs['categories'] = cats[c].ref
+        else: group.create_dataset(c, data=s.to_numpy())
+
+def write_published(adata:ad.AnnData, # cells in a layout (`to_layout`)
+                    path, layout:str, # a key of LAYOUTS
+                    chunk_size:int=10_000):
+    "Write cells as their screen's file stores them: for 'dense-0.7' layouts a dense float32 X written a chunk of rows at a time and 0.7-encoded obs/var."
+    L = LAYOUTS[layout]
+    if L.storage == 'anndata': return adata.write_h5ad(path)
+    import h5py
+    X = sp.csr_matrix(adata.X)
+    with h5py.File(path, 'w') as f:
+        d = f.create_dataset('X', shape=X.shape, dtype=np.float32)
+        for start in range(0, X.shape[0], chunk_size): d[start:start + chunk_size] = X[start:start + chunk_size].toarray()
+        _write_frame_010(f.create_group('obs'), adata.obs, adata.obs.index.name or L.obs_index or '_index')
+        _write_frame_010(f.create_group('var'), adata.var, adata.var.index.name or '_index')
+
+def _decode(values) -> np.ndarray:
+    return np.array([v.decode() if isinstance(v, bytes) else v for v in values[...]], dtype=object)
+
+def _frame_by_hand(group) -> pd.DataFrame:
+    "An obs/var group of anndata 0.7's layout read with h5py alone (where its encoding attributes are missing): the index, columns, `__categories`."
+    index = group.attrs.get('_index', '_index')
+    cats = group['__categories'] if '__categories' in group else {}
+    order = list(group.attrs.get('column-order', [k for k in group if k not in (index, '__categories')]))
+    cols = {}
+    for c in order:
+        v = group[c][...]
+        if c in cats:
+            cat = _decode(cats[c]); cols[c] = pd.Categorical.from_codes(np.asarray(v, dtype=np.int64), categories=pd.Index(cat))
+        else: cols[c] = _decode(group[c]) if v.dtype.kind in 'OS' else v
+    return pd.DataFrame(cols, index=pd.Index(_decode(group[index]).astype(str), name=index))
+
+def read_screen_obs_var(path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    "`obs` and `var` of a screen file as anndata reads them, else by hand (a 0.7-era file without encoding attributes, which anndata reads as dicts)."
+    try: obs, var = read_obs_var(path); first = None
+    except DataError as e: obs = var = None; first = e
+    if isinstance(obs, pd.DataFrame) and isinstance(var, pd.DataFrame): return obs, var
+    import h5py
+    try:
+        with h5py.File(path, 'r') as f: return _frame_by_hand(f['obs']), _frame_by_hand(f['var'])
+    except Exception as e:
+        raise first or DataError(path, f'obs/var are neither data frames anndata reads nor in its 0.7 layout ({e})', 'download the file again') from None
 
 # %% ../nbs/00d_public_screens.ipynb #ccafb092
 def stream_screen(path, # the screen's h5ad
@@ -243,7 +307,7 @@ def stream_screen(path, # the screen's h5ad
     elif layout in LAYOUTS: L = LAYOUTS[layout]
     else: raise DataError(path, f'unknown layout {layout!r}', f'use one of {list(LAYOUTS)} or generic')
     if not path.exists(): raise DataError(path, 'file not found', 'download the screen (it cannot be downloaded on this machine) and point to it')
-    obs, var = read_obs_var(path)
+    obs, var = read_screen_obs_var(path)
     if L.pert_col not in obs.columns:
         raise DataError(path, f"obs has no {L.pert_col!r} column (it has {list(obs.columns)[:10]}): not the {L.name} layout",
                         f'pass the layout this file is in ({list(LAYOUTS)}, or generic with pert_col=)')
