@@ -2,11 +2,17 @@
 
     flock /tmp/vcc_heavy.lock .venv/bin/python benchmarks/bench_score2026.py                 # reduced size, both scorers
     flock /tmp/vcc_heavy.lock .venv/bin/python benchmarks/bench_score2026.py --size full     # one full context, vcc alone
+    flock /tmp/vcc_heavy.lock .venv/bin/python benchmarks/bench_score2026.py --bundle        # vcc score --real BUNDLE: first and second score
 
 Reduced: one context of 20 perturbations x 400 cells and 2,000 controls over 2,000 genes (~2,200 UMI a cell). Full: one
 context as the challenge's (300 x 400 predicted cells, 18,400 controls, 18,533 genes, ~20k UMI a cell), scored given its
 cached reference (built first, once, and timed apart). Every scorer runs in its own process, so its peak RSS is its own.
-Prints wall time, peak RSS and the ratio; asserts nothing. Data goes to --data (default /tmp/vcc_bench2026)."""
+Prints wall time, peak RSS and the ratio; asserts nothing. Data goes to --data (default /tmp/vcc_bench2026).
+
+--bundle: what `vcc score --edition 2026 SUBMISSION.vcc --real BUNDLE` costs on the simulated demo bundle (three contexts of
+30 x 400 cells and 2,000 controls over 2,000 genes) and the context-mean baseline's 400-cell submission: the reference
+of the bundle's concatenated cells computed every time (no cache), then `summarise_real_2026(BUNDLE)` cached, scored
+twice, each in a fresh process (the second loads the reference)."""
 import argparse, json, os, resource, subprocess, sys, time
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp
@@ -97,6 +103,39 @@ def run_cell_eval2_reference(real):
     return dict(wall=time.time() - t)
 
 
+def make_bundle(folder):
+    "The demo-size simulated bundle and the context-mean baseline's submission (.vcc), once."
+    from vcc.contexts import write_context_bundle, BundleFolder
+    from vcc.submit2026 import DEMO_2026_SIZE, ContextMeanBaseline, write_submission_2026
+    import anndata as ad
+    bf = BundleFolder(Path(folder) / 'bundle2026'); sub = Path(folder) / 'bundle2026_submission.vcc'
+    if not bf.manifest.exists(): write_context_bundle(bf.root, progress=False, seed=0, **DEMO_2026_SIZE)
+    if not sub.exists(): write_submission_2026(ContextMeanBaseline().fit(ad.read_h5ad(bf.screens)), bf.root, sub)
+    return bf.root, sub
+
+
+def run_bundle_score(bundle, sub, cache):
+    "One `vcc score --real BUNDLE` as the command does it: the reference (cache 'none': of the concatenated cells, not cached), the .vcc unpacked and scored."
+    import tempfile
+    from vcc import metrics2026 as m26
+    from vcc.vccfile import unpack_vcc
+    t0 = time.time()
+    ref = m26.summarise_real_2026(m26.bundle_truth_2026(bundle)) if cache == 'none' else m26.summarise_real_2026(bundle, cache_dir=cache)
+    t1 = time.time()
+    with tempfile.TemporaryDirectory() as d: res = m26.score_2026(unpack_vcc(sub, Path(d) / 'pred.h5ad'), None, reference=ref)
+    return dict(wall=time.time() - t0, reference=t1 - t0, score=res.final)
+
+
+def bundle_main(data):
+    bundle, sub = make_bundle(data)
+    cache = Path(data) / 'cache_bundle'
+    for old in cache.glob('real2026_*.pkl'): old.unlink()   # the first cached score computes
+    print(f'bundle {bundle}, submission {sub}; {os.cpu_count()} CPUs', flush=True)
+    for label, c in (('no cache (the reference of the concatenated cells, every score)', 'none'), ('cached, first score', cache), ('cached, second score', cache)):
+        r = in_subprocess('bundle_score', bundle, sub, c)
+        print(f"{label}: {r['wall']:.1f} s (reference {r['reference']:.1f} s), peak RSS {r['peak_rss_gb']:.2f} GB; score {r['score']:.4f}", flush=True)
+
+
 def in_subprocess(what, *args):
     "Run one measurement in a fresh process; its peak RSS is its own."
     out = subprocess.run([sys.executable, __file__, '--run', what, *map(str, args)], capture_output=True, text=True)
@@ -110,14 +149,16 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--size', choices=list(SIZES), default='reduced')
     ap.add_argument('--data', default='/tmp/vcc_bench2026')
+    ap.add_argument('--bundle', action='store_true', help='vcc score --real BUNDLE at the demo size: no cache, then first and second cached score')
     ap.add_argument('--run', nargs='+', help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.run:
         what, *rest = args.run
         fn = {'vcc_reference': run_vcc_reference, 'vcc_score': run_vcc_score, 'cell_eval2': run_cell_eval2,
-              'cell_eval2_reference': run_cell_eval2_reference}[what]
+              'cell_eval2_reference': run_cell_eval2_reference, 'bundle_score': run_bundle_score}[what]
         res = fn(*rest); res['peak_rss_gb'] = _peak_gb()
         print(json.dumps(res)); return
+    if args.bundle: return bundle_main(args.data)
     real, pred = make_data(args.data, args.size)
     cache = Path(args.data) / 'cache'
     cfg = SIZES[args.size]
