@@ -9,7 +9,9 @@ and the extrapolation to --target-cells; asserts nothing.
   the programs simulator at --umi per cell), at the full gene count and the full number of perturbations (the genome-wide
   K562 screen's ~10,000 plus controls), so its memory is the full size's; --cells of the stream are timed.
 - `file`: a file of --file-cells in the Replogle 2022 layout (Ensembl index, `gene_name`, `gene`, `UMI_count`) written
-  chunk by chunk, then `stream_screen` on it: reading, checking every count, mapping, reducing.
+  chunk by chunk, stored as the published files are (--storage dense: a dense float32 X, obs/var in anndata 0.7's
+  encoding; csr: as anndata writes a sparse X today), then `stream_screen` on it: reading, checking every count,
+  mapping, reducing. A dense file is 4 bytes per cell and gene (60,000 x 18,533: 4.4 GB) in --tmp.
 
 Time grows with the cells (and their stored values); memory does not (it is the statistics, perturbations x genes).
 
@@ -62,7 +64,7 @@ def step_reduce(a):
 def step_file(a):
     import pandas as pd, scipy.sparse as sp
     from vcc.data import write_h5ad_chunked
-    from vcc.public_screens import stream_screen
+    from vcc.public_screens import stream_screen, write_dense_h5ad
     rng = np.random.default_rng(2)
     pool, genes = pool_cells(a.genes, a.pool, a.umi)
     listed = gene_list(genes, rng)
@@ -78,11 +80,19 @@ def step_file(a):
             yield obs, X
     with tempfile.TemporaryDirectory(dir=a.tmp) as d:
         f = Path(d)/'K562_gwps_raw_singlecell_01.h5ad'
-        t = time.perf_counter(); write_h5ad_chunked(f, var, chunks()); t_write = time.perf_counter() - t
+        t = time.perf_counter()
+        if a.storage == 'dense': write_dense_h5ad(f, var, ((o.set_axis(pd.Index([f'c{start + i}' for i in range(len(o))], name='cell_barcode')), X) for start, (o, X) in _starts(chunks())), a.file_cells)
+        else: write_h5ad_chunked(f, var, chunks())
+        t_write = time.perf_counter() - t
         size = f.stat().st_size
         t = time.perf_counter(); st = stream_screen(f, 'replogle2022', genes=listed, chunk_size=a.chunk); t_read = time.perf_counter() - t
-    return dict(write_s=round(t_write, 1), stream_s=round(t_read, 1), cells=a.file_cells, file_gb=round(size / 2**30, 2),
+    return dict(write_s=round(t_write, 1), stream_s=round(t_read, 1), cells=a.file_cells, file_gb=round(size / 2**30, 2), storage=a.storage,
                 groups=len(st.perts) + 1, genes=len(st.genes), missing=int(st.missing.sum()), seconds=t_read)
+
+def _starts(chunks):
+    "(first cell, chunk) of each (obs, X) chunk."
+    start = 0
+    for o, X in chunks: yield start, (o, X); start += X.shape[0]
 
 STEPS = {'reduce': step_reduce, 'file': step_file}
 
@@ -93,6 +103,7 @@ def main():
     p.add_argument('--umi', type=float, default=20_000, help='median UMI per cell'); p.add_argument('--pool', type=int, default=3_000)
     p.add_argument('--cells', type=int, default=200_000, help='cells streamed through the reducer'); p.add_argument('--file-cells', type=int, default=60_000, help='cells of the written file (0: skip)')
     p.add_argument('--chunk', type=int, default=20_000); p.add_argument('--target-cells', type=int, default=2_000_000)
+    p.add_argument('--storage', choices=['dense', 'csr'], default='dense', help="the file step's X: dense as the published files (default), or CSR")
     p.add_argument('--tmp', default=None, help='folder for the temporary file')
     a = p.parse_args()
     if a.step:

@@ -16,7 +16,8 @@ from .contexts import CONTEXT_COL
 
 # %% auto #0
 __all__ = ['KNOCKDOWN_KINDS', 'LAYOUTS', 'ScreenStats', 'StatsAccumulator', 'adata_stats', 'screens_stats', 'map_genes', 'Layout',
-           'describe_layouts', 'to_layout', 'write_published', 'read_screen_obs_var', 'stream_screen']
+           'describe_layouts', 'to_layout', 'write_dense_h5ad', 'write_published', 'read_screen_obs_var',
+           'stream_screen']
 
 # %% ../nbs/00d_public_screens.ipynb #b77e3389
 KNOCKDOWN_KINDS = ('CRISPRi', 'CRISPRa', 'knockout')
@@ -249,19 +250,34 @@ def _write_frame_010(group, frame:pd.DataFrame, index_name:str):
             group.create_dataset(c, data=s.cat.codes.to_numpy()).attrs['categories'] = cats[c].ref
         else: group.create_dataset(c, data=s.to_numpy())
 
+def write_dense_h5ad(path, var:pd.DataFrame, # the genes (index: the var index, e.g. Ensembl ids)
+                     chunks, # (obs, X) chunks of cells, in order
+                     n_obs:int, # cells in all
+                     obs_index:str='cell_barcode'):
+    "Write cells as the Weissman lab's screen files are stored: a contiguous dense float32 X filled a chunk at a time, obs/var in anndata 0.7's encoding."
+    import h5py
+    with h5py.File(path, 'w') as f:
+        d = f.create_dataset('X', shape=(n_obs, len(var)), dtype=np.float32)
+        start, obs = 0, []
+        for o, X in chunks:
+            d[start:start + X.shape[0]] = X.toarray() if sp.issparse(X) else np.asarray(X)
+            start += X.shape[0]; obs.append(o)
+        if start != n_obs: raise ValueError(f'the chunks hold {start:,} cells, not n_obs={n_obs:,}')
+        obs = pd.concat(obs)
+        for c in obs.columns:
+            if obs[c].dtype == object: obs[c] = obs[c].astype('category')
+        _write_frame_010(f.create_group('obs'), obs, obs.index.name or obs_index)
+        _write_frame_010(f.create_group('var'), var, var.index.name or '_index')
+
 def write_published(adata:ad.AnnData, # cells in a layout (`to_layout`)
                     path, layout:str, # a key of LAYOUTS
                     chunk_size:int=10_000):
-    "Write cells as their screen's file stores them: for 'dense-0.7' layouts a dense float32 X written a chunk of rows at a time and 0.7-encoded obs/var."
+    "Write cells as their screen's file stores them (`write_dense_h5ad` for the 'dense-0.7' layouts, else as anndata writes)."
     L = LAYOUTS[layout]
     if L.storage == 'anndata': return adata.write_h5ad(path)
-    import h5py
     X = sp.csr_matrix(adata.X)
-    with h5py.File(path, 'w') as f:
-        d = f.create_dataset('X', shape=X.shape, dtype=np.float32)
-        for start in range(0, X.shape[0], chunk_size): d[start:start + chunk_size] = X[start:start + chunk_size].toarray()
-        _write_frame_010(f.create_group('obs'), adata.obs, adata.obs.index.name or L.obs_index or '_index')
-        _write_frame_010(f.create_group('var'), adata.var, adata.var.index.name or '_index')
+    chunks = ((adata.obs.iloc[s:s + chunk_size], X[s:s + chunk_size]) for s in range(0, adata.n_obs, chunk_size))
+    write_dense_h5ad(path, adata.var, chunks, adata.n_obs, L.obs_index or '_index')
 
 def _decode(values) -> np.ndarray:
     return np.array([v.decode() if isinstance(v, bytes) else v for v in values[...]], dtype=object)
