@@ -49,7 +49,10 @@ MODELS = {'control': ('control', {}), 'pert_mean': ('pert_mean', {}), 'pert_mean
           'auto': PRESETS['auto']}
 ORACLES = ('oracle_direction', 'oracle_strength')  # `vcc.regimes.OracleModel`, on simulated screens only
 SUITE_DATA = ['regime:programs', 'regime:network', 'regime:predictable', 'papalexi']
-SUITE_MODELS = ['auto', 'pert_mean', 'pert_mean+kd', 'linear', 'kernel_ridge', 'knn', 'coexpression', 'coexpression_tuned', 'cell_transition_tuned', *ORACLES]
+from vcc.auto import CANDIDATES
+MODELS.update({n: spec for n, spec in CANDIDATES.items() if n not in MODELS})  # every candidate of auto by its own name
+SUITE_MODELS = ['auto', 'pert_mean', *CANDIDATES, *ORACLES]  # auto against every single candidate
+PEERS = ('cell_mean_baseline', 'pert_mean', 'linear')  # what auto must be ahead of on each metric (issue 22)
 REGIME_SIZE = dict(n_genes=1500, n_train=48, n_val=4, n_test=4, n_control=1500, cells_per_pert=80)
 COLUMNS = ['model', 'score', 'score_lo', 'score_hi', 'of_ceiling', 'of_oracle', 'mae', 'mae_lo', 'mae_hi', 'discrimination_score_l1',
            'discrimination_score_l1_lo', 'discrimination_score_l1_hi', 'overlap_at_N', 'overlap_at_N_lo', 'overlap_at_N_hi', 'flags']
@@ -122,8 +125,24 @@ def suite(a, parser):
     table['auto_minus_best'] = table.get('auto_minus_best', pd.Series('', index=table.index)).fillna('')
     (a.out/'suite.md').write_text(markdown_table(table[cols].rename(columns={'discrimination_score_l1': 'PDS', 'overlap_at_N': 'DES', 'mae': 'MAE'}), digits=3))
     plot_suite(table).savefig(a.out/'suite.png', dpi=90, bbox_inches='tight')
-    print(f"wrote {a.out/'suite.csv'}, {a.out/'suite.md'}, {a.out/'suite.png'}")
+    checks = metric_checks(table)
+    (a.out/'suite_checks.md').write_text(markdown_table(checks, digits=4))
+    print(checks.to_string(index=False))
+    print(f"wrote {a.out/'suite.csv'}, {a.out/'suite.md'}, {a.out/'suite_checks.md'}, {a.out/'suite.png'}")
     return table
+
+def metric_checks(table, peers=PEERS):
+    "Per data set, peer and metric: auto's mean beside the peer's and whether auto is ahead (lower MAE, higher PDS and DES)."
+    import pandas as pd
+    rows = []
+    for data, b in table.groupby('data', sort=False):
+        b = b.set_index('model')
+        if 'auto' not in b.index: continue
+        for peer in (p for p in peers if p in b.index):
+            for metric, label, lower in (('mae', 'MAE', True), ('discrimination_score_l1', 'PDS', False), ('overlap_at_N', 'DES', False)):
+                mine, theirs = float(b.loc['auto', metric]), float(b.loc[peer, metric])
+                rows.append(dict(data=data, peer=peer, metric=label, auto=mine, peer_value=theirs, ahead=bool(mine < theirs if lower else mine > theirs)))
+    return pd.DataFrame(rows)
 
 def kept(make, store:list):
     "A factory like `make` that also keeps each model it makes (cross_validate fits it in place): to read what `auto` chose per fold."

@@ -6,14 +6,14 @@ Docs: https://vcc-dev.github.io/vcc/auto.html.md"""
 
 # %% ../nbs/04a_auto.ipynb #9e92d867
 from __future__ import annotations
-import time
-import numpy as np, pandas as pd, anndata as ad
-from .data import PERT_COL, CONTROL_LABEL
-from .metrics import score_prediction, summarise_real, cell_mean_baseline, combined_score, VCC_METRICS
+import itertools, time
+import numpy as np, pandas as pd, anndata as ad, scipy.sparse as sp
+from .data import PERT_COL, CONTROL_LABEL, normalise_counts
+from .metrics import score_prediction, summarise_real, combined_score, VCC_METRICS
 from .models import PerturbationModel, TrainingSet, cells_from_pseudobulk
 
 # %% auto #0
-__all__ = ['CANDIDATES', 'inner_leaderboard', 'AutoModel']
+__all__ = ['CANDIDATES', 'group_log1p_means', 'inner_leaderboard', 'simplex_weights', 'effective_members', 'AutoModel']
 
 # %% ../nbs/04a_auto.ipynb #4b6b4b34
 CANDIDATES = {'pert_mean+kd': ('pert_mean', {'knockdown': True}), 'linear': ('linear', {}), 'kernel_ridge': ('kernel_ridge', {}),
@@ -21,25 +21,35 @@ CANDIDATES = {'pert_mean+kd': ('pert_mean', {'knockdown': True}), 'linear': ('li
               'cell_transition_tuned': ('cell_transition_tuned', {})}
 
 # %% ../nbs/04a_auto.ipynb #b3b061f1
-def _fold_rows(preds:dict, # name -> predicted cells (log1p AnnData with controls)
-               real:ad.AnnData, # raw cells of the held-out knockdowns and the controls
-               baseline:ad.AnnData, # the cell-eval baseline's cells for them
-               rule:dict) -> pd.DataFrame: # `fdr_scope`, `fold_change_clip`
-    "Per entry (and the baseline, `model == 'cell_mean_baseline'`) and held-out knockdown: the three official metrics."
-    real_side = summarise_real(real, **rule)
-    rows = []
-    for name, cells in {'cell_mean_baseline': baseline, **preds}.items():
-        res = score_prediction(cells, real_side, **rule)[0]
-        rows.append(res[['perturbation'] + VCC_METRICS].assign(model=name))
-    return pd.concat(rows, ignore_index=True)
+def _metric_rows(name:str, cells:ad.AnnData, real_side, rule:dict) -> pd.DataFrame:
+    "One entry's three official metrics per held-out knockdown of a fold."
+    return score_prediction(cells, real_side, **rule)[0][['perturbation'] + VCC_METRICS].assign(model=name)
+
+def group_log1p_means(cells:ad.AnnData, # raw counts (in memory or backed), `PERT_COL` in obs
+                      rows:np.ndarray|None=None, # increasing row numbers to read (None: all)
+                      chunk:int=16_384) -> pd.DataFrame: # rows normalised at a time
+    """Each group's mean of the scorer's log1p cells (counts scaled to the median total of the cells read, `.attrs['target_sum']`),
+    reading `chunk` rows at a time: the parts of the cell-eval baseline, without a normalised copy of the screen."""
+    rows = np.arange(cells.n_obs) if rows is None else np.asarray(rows)
+    groups, codes = np.unique(cells.obs[PERT_COL].astype(str).to_numpy()[rows], return_inverse=True)
+    parts = [rows[r:r + chunk] for r in range(0, len(rows), chunk)]
+    totals = np.concatenate([np.asarray(cells.X[p].sum(1), np.float64).ravel() for p in parts])
+    target, sums = float(np.median(totals)), np.zeros((len(groups), cells.n_vars))
+    for r, p in zip(range(0, len(rows), chunk), parts):
+        onehot = sp.csr_matrix((np.ones(len(p)), (codes[r:r + len(p)], np.arange(len(p)))), shape=(len(groups), len(p)))
+        sums += (onehot @ normalise_counts(cells.X[p], totals[r:r + len(p)], target)).toarray()
+    out = pd.DataFrame(sums / np.bincount(codes)[:, None], index=groups, columns=cells.var_names)
+    out.attrs['target_sum'] = target
+    return out
 
 # %% ../nbs/04a_auto.ipynb #3f6cd27e
 def _official(means:pd.Series, base:pd.Series) -> float:
     return float(combined_score(means[VCC_METRICS], base[VCC_METRICS]).set_index('metric').loc['avg_score', 'x100'])
 
-def inner_leaderboard(rows:pd.DataFrame, # `_fold_rows` of every fold (a knockdown may be held out in several repeats)
+def inner_leaderboard(rows:pd.DataFrame, # per-knockdown metrics of every fold (a knockdown may be held out in several repeats)
                       n_boot:int=200, seed:int=0, ci:float=0.95) -> pd.DataFrame:
-    "One row per entry: pooled official score (x100) with a bootstrap interval over knockdowns (each drawn with all its repeats), and the metric means; best first."
+    """One row per entry: pooled official score (x100) with a bootstrap interval over knockdowns (each drawn with all its repeats),
+    its gap to the best entry's score with the paired bootstrap standard error of that gap (same draws for both), and the metric means; best first."""
     wide = {m: g.set_index(['fold', 'perturbation'])[VCC_METRICS] for m, g in rows.groupby('model', sort=False)}
     base = wide.pop('cell_mean_baseline')
     perts = base.index.get_level_values('perturbation')
@@ -47,30 +57,55 @@ def inner_leaderboard(rows:pd.DataFrame, # `_fold_rows` of every fold (a knockdo
     draws = np.random.default_rng(seed).integers(0, len(rows_of), (n_boot, len(rows_of)))
     boot = [np.concatenate([rows_of[i] for i in d]) for d in draws]
     lo, hi = (1 - ci) / 2 * 100, (1 + ci) / 2 * 100
-    out = []
+    out, draws_of = [], {}
     for name, w in wide.items():
         w = w.reindex(base.index)
-        b = [_official(w.iloc[i].mean(), base.iloc[i].mean()) for i in boot]
-        out.append({'model': name, 'score': _official(w.mean(), base.mean()), 'score_lo': np.percentile(b, lo), 'score_hi': np.percentile(b, hi),
-                    **w.mean().to_dict()})
-    return pd.DataFrame(out).sort_values('score', ascending=False, kind='stable').reset_index(drop=True)
+        draws_of[name] = np.array([_official(w.iloc[i].mean(), base.iloc[i].mean()) for i in boot])
+        out.append({'model': name, 'score': _official(w.mean(), base.mean()), 'score_lo': np.percentile(draws_of[name], lo),
+                    'score_hi': np.percentile(draws_of[name], hi), **w.mean().to_dict()})
+    board = pd.DataFrame(out).sort_values('score', ascending=False, kind='stable').reset_index(drop=True)
+    best = draws_of[board.model[0]]
+    board.insert(4, 'gap', board.score - board.score[0])
+    board.insert(5, 'gap_se', [float(np.std(draws_of[m] - best, ddof=1)) if n_boot > 1 else 0.0 for m in board.model])
+    return board
+
+# %% ../nbs/04a_auto.ipynb #d1a0f003
+def simplex_weights(n:int, # members
+                    steps:tuple=(2, 3), # weights in multiples of 1/step, for each step here
+                   ) -> np.ndarray:
+    "Every weight vector on `n` members whose weights are multiples of 1/step (for some step) and sum to 1, each member alone excluded; rows, most even first."
+    rows = {tuple(np.array(c) / s) for s in steps for c in itertools.product(range(s + 1), repeat=n) if sum(c) == s and max(c) < s}
+    return np.array(sorted(rows, key=lambda w: (np.sum(np.square(w)), tuple(-np.array(w)))), float).reshape(-1, n)
+
+def effective_members(w) -> float:
+    "How many members a weight vector really spreads over: 1 / sum(w^2) (1 for a single model, k for an equal blend of k)."
+    w = np.asarray(w, float)
+    return float(1 / np.sum(np.square(w / w.sum())))
 
 # %% ../nbs/04a_auto.ipynb #50839c39
 class AutoModel(PerturbationModel):
-    "The candidate (or equal blend of the best candidates) with the best official score in inner cross-validation over the training knockdowns."
+    "The candidate or blend that inner cross-validation over the training knockdowns, scored by the official score, cannot tell from the best and that spreads over the most members."
     name = 'auto'
     def __init__(self, candidates:dict|None=None, # name -> (registry name or preset, params); None: `CANDIDATES`
-                 cells=None, # the raw training screen (AnnData): the held-out knockdowns' real cells are scored
+                 cells=None, # the raw training screen (AnnData, in memory or backed): the held-out knockdowns' real cells are scored
                  n_folds:int=3, # inner folds over the training knockdowns
                  repeats:int|None=None, # K-fold splits (seeds seed, seed + 1, ...); None: enough that ~100 held-out predictions are scored (at most 5)
-                 guard_mae:bool=True, # prefer entries no worse than the baseline's MAE when one scores within the best's interval
                  rules:str='2025', # a `vcc.evaluate.SCORING_RULES` name: '2025' or 'installed'
-                 blend:tuple=(2, 3), # also score equal blends of the top k candidates, for each k here
-                 n_boot:int=200, # bootstrap samples of the inner leaderboard's intervals
+                 choice:str='one_se', # 'one_se': the most even entry within one paired standard error of the best; 'best': the best score
+                 guard_mae:bool=True, # among those, prefer entries no worse than the baseline's MAE
+                 stack:int=3, # the pool of blend members: the `stack` best candidates, plus those of `keep`
+                 keep:tuple=('linear',), # candidates always in the pool (a strong simple model)
+                 steps:tuple=(2, 3), # blend weights in multiples of 1/step (`simplex_weights`)
+                 max_cells:int=256, # cells per held-out knockdown scored in the inner folds (drawn by seed; bounds memory)
+                 max_controls:int=2048, # control cells in the inner folds' real and predicted sides
+                 n_boot:int=200, # bootstrap samples of the inner leaderboard's intervals and standard errors
                  seed:int=0, progress:bool=False):
-        self.candidates, self._cells, self.n_folds, self.rules, self.blend = candidates, cells, n_folds, rules, tuple(blend)
-        self.repeats, self.guard_mae = repeats, guard_mae
-        self.n_boot, self.seed, self.progress = n_boot, seed, progress
+        from vcc.evaluate import SCORING_RULES
+        if rules not in SCORING_RULES: raise ValueError(f'auto: rules={rules!r} is not a rule set; use one of {list(SCORING_RULES)} (vcc train --rules 2025|installed)')
+        if choice not in ('one_se', 'best'): raise ValueError(f"auto: choice={choice!r}; use 'one_se' or 'best'")
+        self.candidates, self._cells, self.n_folds, self.repeats, self.rules = candidates, cells, n_folds, repeats, rules
+        self.choice, self.guard_mae, self.stack, self.keep, self.steps = choice, guard_mae, stack, tuple(keep), tuple(steps)
+        self.max_cells, self.max_controls, self.n_boot, self.seed, self.progress = max_cells, max_controls, n_boot, seed, progress
 
     def _make(self, name):
         "An unfitted candidate; the seed goes to those that take one. (`vcc.train` builds models by name; imported here, not at the top, since it registers this model.)"
@@ -81,11 +116,6 @@ class AutoModel(PerturbationModel):
         if 'seed' in inspect.signature(REGISTRY[resolve_model(base)[0]]).parameters: params.setdefault('seed', self.seed)
         return build_model(base, params, self._cells)
 
-    def _rule(self) -> dict:
-        from vcc.evaluate import SCORING_RULES
-        if self.rules not in SCORING_RULES: raise ValueError(f'rules={self.rules!r}: use one of {list(SCORING_RULES)}')
-        return SCORING_RULES[self.rules]
-
     def _folds(self, perts:list) -> list:
         "The held-out knockdowns of every inner fold, over all repeats."
         repeats = self.repeats or int(min(5, max(1, np.ceil(100 / max(len(perts), 1)))))
@@ -95,62 +125,90 @@ class AutoModel(PerturbationModel):
             out += [[perts[i] for i in f] for f in np.array_split(order, min(self.n_folds, len(perts)))]
         return out
 
+    def _held_rows(self, labels:np.ndarray, held:list, k:int) -> np.ndarray:
+        "Rows of the raw screen holding fold `k`'s held-out cells: at most `max_cells` of each knockdown, drawn by seed and fold."
+        rng, out = np.random.default_rng([self.seed, k]), []
+        for p in held:
+            r = np.flatnonzero(labels == p)
+            out.append(np.sort(rng.choice(r, self.max_cells, replace=False)) if len(r) > self.max_cells else r)
+        return np.concatenate(out)
+
+    def _cells_of(self, model, genes:list, n_cells:np.ndarray, pseudobulk:np.ndarray, controls:ad.AnnData) -> ad.AnnData:
+        "A candidate's predicted cells for one fold, drawn from `controls` (the capped set) unless the model makes its cells its own way."
+        if type(model).predict_cells is PerturbationModel.predict_cells:
+            return cells_from_pseudobulk(controls, genes, pseudobulk, n_cells, rule=model.cell_rule, seed=self.seed)
+        return model.predict_cells(pd.DataFrame({PERT_COL: genes, 'n_cells': n_cells}), seed=self.seed)
+
     def _fit(self, train:TrainingSet):
         from tqdm.auto import tqdm
+        from vcc.evaluate import SCORING_RULES
         if self._cells is None: raise ValueError("auto scores held-out knockdowns on their real cells: give the raw screen (cells=, or build it with vcc.train's build_model('auto', ..., cells))")
-        rule, names = self._rule(), list(self.candidates or CANDIDATES)
+        rule, names = SCORING_RULES[self.rules], list(self.candidates or CANDIDATES)
         labels = self._cells.obs[PERT_COL].astype(str).to_numpy()
-        cm, rows, seconds = train.control_mean(), [], dict.fromkeys(names, 0.0)
-        oof, folds = {}, []  # (fold, name) -> predicted pseudobulks of the held-out knockdowns; what each fold is scored against
+        rng = np.random.default_rng(self.seed)
+        # the controls of every inner fold (capped): raw for the real side, the scorer's log1p for the baseline, the models' for predictions
+        ctrl = np.flatnonzero(labels == CONTROL_LABEL)
+        ctrl = np.sort(rng.choice(ctrl, self.max_controls, replace=False)) if len(ctrl) > self.max_controls else ctrl
+        pred_ctrl = train.controls
+        if pred_ctrl.n_obs > self.max_controls: pred_ctrl = pred_ctrl[np.sort(rng.choice(pred_ctrl.n_obs, self.max_controls, replace=False))].copy()
+        means = group_log1p_means(self._cells, np.flatnonzero(np.isin(labels, train.perts + [CONTROL_LABEL])))  # only what this fit may see
+        base_ctrl = ad.AnnData(normalise_counts(self._cells.X[ctrl], target_sum=means.attrs['target_sum']), obs=pd.DataFrame({PERT_COL: [CONTROL_LABEL] * len(ctrl)}),
+                               var=pd.DataFrame(index=self._cells.var_names.copy()))
+        rows, oof, folds, seconds = [], {}, [], dict.fromkeys(names, 0.0)  # oof: (fold, name) -> predicted pseudobulks of the held-out knockdowns
         for k, held in enumerate(tqdm(self._folds(train.perts), desc='auto: inner folds', disable=not self.progress)):
             keep = [p for p in train.perts if p not in set(held)]
-            sub = train.subset(keep)
-            real = self._cells[np.isin(labels, held + [CONTROL_LABEL])]          # only this fold's held-out knockdowns (+ controls)
-            counts = real.obs[PERT_COL].astype(str).value_counts().drop(CONTROL_LABEL).rename_axis(PERT_COL).reset_index(name='n_cells')
-            held_order = counts[PERT_COL].tolist()
-            preds = {}
-            for name in names:
+            sub, held_rows = train.subset(keep), self._held_rows(labels, held, k)
+            real = self._cells[np.sort(np.r_[held_rows, ctrl])]
+            real_side = summarise_real(real.to_memory() if real.isbacked else real, **rule)
+            n_of = pd.Series(labels[held_rows]).value_counts(sort=False)
+            genes, n_cells = n_of.index.tolist(), n_of.to_numpy(int)
+            base = means.loc[keep + [CONTROL_LABEL]].to_numpy().mean(0).astype(np.float32)  # cell-eval's baseline: the mean of the group means
+            rows.append(_metric_rows('cell_mean_baseline', cells_from_pseudobulk(base_ctrl, genes, np.tile(base, (len(genes), 1)), n_cells, rule='pseudobulk'),
+                                     real_side, rule).assign(fold=k))
+            for name in names:  # one candidate at a time: its cells are scored and dropped
                 t0 = time.time()
                 model = self._make(name).fit(sub)
-                oof[k, name] = model.predict_pseudobulk(held_order)
-                preds[name] = model.predict_cells(counts, seed=self.seed)
+                oof[k, name] = model.predict_pseudobulk(genes)
+                rows.append(_metric_rows(name, self._cells_of(model, genes, n_cells, oof[k, name], pred_ctrl), real_side, rule).assign(fold=k))
                 seconds[name] += time.time() - t0
-            baseline = cell_mean_baseline(self._cells[np.isin(labels, keep + [CONTROL_LABEL])], counts)
-            rows.append(_fold_rows(preds, real, baseline, rule).assign(fold=k))
-            folds.append((k, held_order, counts, real, baseline))
+                del model
+            folds.append((k, genes, n_cells, real_side))
+        single = inner_leaderboard(pd.concat(rows, ignore_index=True), self.n_boot, self.seed)
+        # blends (weights on a grid of the simplex) of the best candidates and `keep`, on the same out-of-fold predictions: no extra fits
+        pool = single.model[:self.stack].tolist()
+        pool += [m for m in self.keep if m in names and m not in pool]
+        weights = {m: pd.Series({m: 1.0}) for m in names}
+        for w in (simplex_weights(len(pool), self.steps) if len(pool) > 1 else []):
+            members = pd.Series({m: x for m, x in zip(pool, w) if x > 0})
+            name = 'blend(' + ' + '.join(f'{x:.2f} {m}' for m, x in members.items()) + ')'
+            weights[name], seconds[name] = members, sum(seconds[m] for m in members.index)
+            for k, genes, n_cells, real_side in folds:
+                pb = sum(x * oof[k, m] for m, x in members.items())
+                rows.append(_metric_rows(name, cells_from_pseudobulk(pred_ctrl, genes, pb, n_cells, seed=self.seed), real_side, rule).assign(fold=k))
         rows = pd.concat(rows, ignore_index=True)
-        single = inner_leaderboard(rows, self.n_boot, self.seed)
-        # blends of the top candidates, on the same out-of-fold predictions
-        blends = {}  # name -> members (names may hold '+', e.g. 'pert_mean+kd')
-        for top in self.blend:
-            if top > len(single): continue
-            members = single.model[:top].tolist()
-            name = 'blend(' + '+'.join(members) + ')'
-            blends[name] = members
-            for k, held_order, counts, real, baseline in folds:
-                pb = np.mean([oof[k, m] for m in members], axis=0)
-                cells = cells_from_pseudobulk(train.controls, held_order, pb, counts['n_cells'].to_numpy(int), seed=self.seed)
-                rows = pd.concat([rows, _fold_rows({name: cells}, real, baseline, rule).query('model != "cell_mean_baseline"').assign(fold=k)], ignore_index=True)
-            seconds[name] = sum(seconds[m] for m in members)
         board = inner_leaderboard(rows, self.n_boot, self.seed)
-        board['fit_seconds'] = board.model.map(seconds)
-        best = self._choose(board, rows.loc[rows.model == 'cell_mean_baseline', 'mae'].mean())
-        members = blends.get(best, [best])
-        board['chosen'] = board.model == best
-        board = pd.concat([board, pd.DataFrame([{'model': 'cell_mean_baseline', 'score': 0.0, 'fit_seconds': 0.0, 'chosen': False, **rows[rows.model == 'cell_mean_baseline'][VCC_METRICS].mean()}])], ignore_index=True)
+        base_mae = rows.loc[rows.model == 'cell_mean_baseline', 'mae'].mean()
+        board['members'] = [effective_members(weights[m]) for m in board.model]
+        best = self._choose(board, base_mae)
+        board['fit_seconds'], board['chosen'] = board.model.map(seconds), board.model == best
+        board = pd.concat([board, pd.DataFrame([{'model': 'cell_mean_baseline', 'score': 0.0, 'fit_seconds': 0.0, 'chosen': False,
+                                                 **rows[rows.model == 'cell_mean_baseline'][VCC_METRICS].mean()}])], ignore_index=True)
         self.leaderboard_, self.results_, self.choice_ = board, rows, best
-        self.fitted_ = {m: self._make(m).fit(train) for m in members}
-        self.weights_ = pd.Series(1 / len(members), index=members, name='weight')
+        self.weights_ = weights[best].rename('weight')
+        self.fitted_ = {m: self._make(m).fit(train) for m in self.weights_.index}
         self.cv_mae_ = board.set_index('model')['mae']   # the run report's column: the inner-CV MAE of each member
         self.cv_mae_[self.name] = self.cv_mae_[best]
 
     def _choose(self, board:pd.DataFrame, base_mae:float) -> str:
-        "The entry to refit: the best; with `guard_mae`, the best no worse than the baseline's MAE if it scores within the best's interval."
-        safe = board[(board.mae <= base_mae) & (board.score >= board.score_lo[0])]
-        return safe.model.iloc[0] if self.guard_mae and len(safe) else board.model[0]  # the official score gives nothing for an MAE above the baseline's
+        """The entry to refit. 'one_se': of the entries within one paired standard error of the best score (the inner folds cannot
+        tell them from it), the one spread over the most members (`members`), then the best score; 'best': the best score.
+        With `guard_mae`, entries no worse than the baseline's MAE come first (the official score gives nothing for a worse MAE)."""
+        near = board[board.score >= board.score[0] - board.gap_se] if self.choice == 'one_se' else board.iloc[:1]
+        if self.guard_mae and (near.mae <= base_mae).any(): near = near[near.mae <= base_mae]
+        return near.sort_values(['members', 'score'], ascending=False, kind='stable').model.iloc[0]
 
     def predict_deltas(self, genes):
-        "The chosen candidate's predicted change (each member's, after its own knockdown rule and floor, averaged for a blend)."
+        "The chosen entry's predicted change: each member's (after its own knockdown rule and floor), weighted."
         cm = self.train_.control_mean()
         return sum(w * (self.fitted_[n].predict_pseudobulk(list(genes)) - cm) for n, w in self.weights_.items())
 
