@@ -42,7 +42,8 @@ USAGE_ERRORS = [(['evaluate', '--folds', '0'], '--folds'), (['evaluate', '--fold
                 (['train', '--params', '{bad json'], '--params'), (['train', '--params', '[1, 2]'], '--params'), (['train', '--seed', '-1'], '--seed'),
                 (['train', '--max-controls', '-5'], '--max-controls'), (['train', '--max-controls', '0'], '--max-controls'),
                 (['submit', '--run', 'r', '--version', '../v1'], '--version'), (['submit', '--version', 'v1'], '--run'), (['nonsense'], 'COMMAND'),
-                (['score', 'x.h5ad'], '--real'), (['evaluate', '--truth', 'train'], '--truth')]
+                (['score', 'x.h5ad'], '--real'), (['evaluate', '--truth', 'train'], '--truth'),
+                (['train', '--model', 'typo'], '--model'), (['evaluate', '--models', 'linear,typo'], '--models'), (['demo', '--model', 'typo'], '--model')]
 
 @pytest.mark.parametrize('argv,flag', USAGE_ERRORS, ids=[' '.join(a) for a, _ in USAGE_ERRORS])
 def test_usage_errors_exit_2_at_once(argv, flag):
@@ -85,10 +86,17 @@ def test_core_dependencies_exclude_heavy_extras():
     assert {'models', 'report', 'dev'} <= set(extras) and 'vcc[models,report]' in extras['dev'], extras
     assert any(r.startswith('torch') for r in extras['models']) and any(r.startswith('papermill') for r in extras['report'])
 
+def test_model_names_are_the_registry():
+    "The CLI's own copy of the names (so a typo answers without importing the models) is the registry's, line for line."
+    from vcc.cli import MODEL_LINES, registry_model_lines, model_lines_source
+    live = registry_model_lines()
+    assert list(MODEL_LINES.items()) == list(live.items()), 'replace MODEL_LINES in nbs/08_cli.ipynb with:\n' + model_lines_source(live)
+
 def test_models_lists_every_name():
     from vcc.train import REGISTRY, PRESETS
-    code, out, err, _ = vcc('models')
+    code, out, err, dt = vcc('models')
     assert code == 0, err
+    assert dt < 0.5, f'vcc models took {dt:.2f} s'
     listed = {l.split()[0] for l in out.splitlines() if l.strip() and not l.startswith(tuple('0123456789'))}
     assert set(REGISTRY) | set(PRESETS) <= listed, set(REGISTRY) | set(PRESETS) - listed
     assert re.search(r'^linear\s.*\[default\]$', out, re.M), out
@@ -195,6 +203,31 @@ def test_disk_full_mid_write_leaves_nothing(project, tmp_path, argv):
     no_traceback(r.stderr)
     left = r.stdout.split('rc=1')[-1].split()
     assert left == [str(m/argv[-1].split('/')[-1])], f'left behind: {left}'   # the output folder itself, empty
+
+@MOUNT
+def test_disk_full_in_cell_eval_prep(project, tmp_path):
+    """`--packer cell-eval` on a tmpfs with a few inodes: for each limit the disk fills at another step inside prep (its copy
+    of the prediction, its watermark, its tar, which prep reports with exit 0). Each run either makes the whole version or says
+    the disk is full, naming the folder and the fix, and leaves nothing; at least one fills up inside prep."""
+    d, run = project
+    m = tmp_path/'prep'; m.mkdir()
+    script = ('for n in 6 7 8; do mount -t tmpfs -o size=300m,nr_inodes=$n tmpfs "$1" && "$2" submit --run "$3" --version v9 --root "$1/subs" '
+              '--packer cell-eval; echo "rc=$? n=$n"; find "$1" -mindepth 1; echo "===="; umount "$1"; done')
+    r = subprocess.run(['unshare', '-m', 'sh', '-c', script, 'sh', str(m), VCC, str(run)], cwd=d, capture_output=True, text=True, timeout=300)
+    outs, errs = r.stdout.split('====')[:-1], r.stderr.split('vcc submit: data:')[1:]
+    assert len(outs) == len(errs) == 3, r.stdout + r.stderr
+    in_prep = 0
+    for out, err in zip(outs, errs):
+        no_traceback(err)
+        left = [l for l in out.splitlines() if l.startswith(str(m))]
+        if 'rc=0' in out:
+            assert sorted(Path(p).name for p in left) == ['h5ad.sha256', 'manifest.json', 'submission.prep.vcc', 'subs', 'v9'], out
+            continue
+        assert 'rc=1' in out and 'the disk is full' in err and '--root' in err and f'{m}/subs' in err, out + err
+        assert 'cell-eval prep failed' not in err and '.tmp' not in err, err   # said as a full disk, at the folder the user named
+        assert left == [str(m/'subs')], f'left behind: {left}'
+        in_prep += 'cell-eval prep' in err
+    assert in_prep, 'no limit made the disk fill up inside cell-eval prep: ' + r.stderr
 
 def test_enospc_in_process_leaves_no_version(project, monkeypatch, capsys):
     "The same path with a real OSError(ENOSPC) raised where the packed file is written (any machine, no mount needed)."

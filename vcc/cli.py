@@ -10,11 +10,12 @@ import argparse, errno, functools, json, os, re, shlex, shutil, sys, tempfile, t
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['DEFAULT_MODEL', 'DEMO_DATA', 'DEMO_DATA_2026', 'DEFAULT_MODEL_2026', 'UsageError', 'int_at_least', 'json_object',
-           'plain_name', 'cli_terms', 'error_message', 'check_output', 'stale_temps', 'clean_stale', 'edition_of',
-           'rules_line', 'cmd_simulate', 'cmd_demo', 'cmd_doctor', 'model_names', 'check_model_names', 'cmd_models',
-           'cmd_train', 'cmd_evaluate', 'cmd_score', 'cmd_submit', 'cmd_report', 'simulate_2026', 'doctor_2026',
-           'demo_2026', 'train_2026', 'evaluate_2026_cmd', 'score_2026_cmd', 'submit_2026', 'parser', 'main']
+__all__ = ['DEFAULT_MODEL', 'DEMO_DATA', 'DEMO_DATA_2026', 'DEFAULT_MODEL_2026', 'MODEL_LINES', 'UsageError', 'int_at_least',
+           'json_object', 'plain_name', 'cli_terms', 'error_message', 'check_output', 'stale_temps', 'clean_stale',
+           'edition_of', 'rules_line', 'cmd_simulate', 'cmd_demo', 'cmd_doctor', 'registry_model_lines',
+           'model_lines_source', 'model_names', 'check_model_names', 'cmd_models', 'cmd_train', 'cmd_evaluate',
+           'cmd_score', 'cmd_submit', 'cmd_report', 'simulate_2026', 'doctor_2026', 'demo_2026', 'train_2026',
+           'evaluate_2026_cmd', 'score_2026_cmd', 'submit_2026', 'parser', 'main']
 
 # %% ../nbs/08_cli.ipynb #d94a2107
 DEFAULT_MODEL = 'linear'      # the model `vcc train` and `vcc demo` train unless told (`vcc models` lists them all)
@@ -210,10 +211,10 @@ _KIND = {'2025': 'a 2025 challenge folder (adata_Training.h5ad, pert_counts_Vali
 
 def edition_of(args, command:str, folder=None) -> str:
     "The edition a command works in: `--edition`, else the one `folder` holds (said once), else '2025'; a `--edition` the folder contradicts is one `DataError`."
-    from vcc.contexts import detect_edition
-    from vcc.data import DataError
     given = getattr(args, 'edition', None)
     if folder is None or not Path(folder).is_dir(): return given or '2025'
+    from vcc.contexts import detect_edition   # imported only when there is a folder to look at: usage errors stay fast
+    from vcc.data import DataError
     try: found = detect_edition(folder)
     except DataError:
         if given: return given   # neither edition's files: the edition's own checks say what is missing
@@ -262,12 +263,12 @@ def cmd_simulate(args) -> int:
 
 def cmd_demo(args) -> int:
     "The main job on the built-in data: simulate (or reuse) it, train, cross-validate, submit a version, write its report."
-    from vcc.pipeline import run_pipeline
     t0 = time.time()
     if edition_of(args, 'demo', args.data) == '2026': return demo_2026(args)
     if args.size != 'demo': raise UsageError(f"--size {args.size}: 2026 only (vcc demo --edition 2026 --size {args.size})")
     args.folds, args.models = args.folds or 5, args.models or 'pert_mean,linear,kernel_ridge'
     check_model_names([args.model] + [m for m in args.models.split(',') if m], '--model/--models')
+    from vcc.pipeline import run_pipeline
     data = args.data if args.data is not None else DEMO_DATA
     if data == DEMO_DATA: _prepare_output(data.absolute().parent, '--data', 'demo', 300 * _MB, of=data.name)
     _say('demo', f'data: {data}' + (' (the built-in simulated screen: made if missing)' if data == DEMO_DATA else ''))
@@ -297,14 +298,49 @@ def cmd_doctor(args) -> int:
     return 1 if failed else 0
 
 # %% ../nbs/08_cli.ipynb #8e7f4dcb
-def model_names() -> dict:
-    "Every name `vcc train --model` accepts -> one line on it (registry models, then presets)."
+# Every name `vcc train --model` accepts and its line in `vcc models`, spelt here so that checking a name or listing them
+# imports no model code (the registry pulls in pandas, anndata and numba: a second). `registry_model_lines()` is the truth;
+# the test below and tests/test_cli.py keep this copy equal to it (they print the new copy when a model or preset changes).
+MODEL_LINES = {
+    'cell_mean': "CellMeanBaseline: cell-eval's baseline: the mean of all group pseudobulks (controls included); identical rows in `predict_cells`.",
+    'control': 'ControlModel: No change: every knockdown looks like the controls.',
+    'pert_mean': 'PerturbationMeanModel: The control mean plus the mean training delta: the systematic shift shared by all perturbations.',
+    'linear': 'LinearModel: Ahlmann-Eltze et al. (2025): deltas = G W (P - mean P)^T + b, gene embedding G, target embedding P = G[targets], W by ridge.',
+    'kernel_ridge': 'KernelRidgeModel: Mean delta + kernel ridge regression of the training deltas on target similarity (control co-expression, knockdown response, or an external embedding).',
+    'knn': 'KNNModel: Mean delta + the similarity-weighted mean delta of the `n_neighbors` training targets closest in the target features.',
+    'cell_transition': 'CellTransitionModel: Set model: control cells + target features -> perturbed cells; loss = pseudobulk L1 + discrimination (+ energy distance to real cells); trained by Lightning on CPU, one GPU or several.',
+    'ensemble': "EnsembleModel: Non-negative weights on member models' predicted deltas, chosen by K-fold CV over the training perturbations (held-out MAE), or equal (a bag of seeds).",
+    'coexpression': "CoexpressionModel: Base change + gain * (a * the target's control co-expression profile + c * its external-embedding neighbours' change), each on its `top` genes, a and c by least squares over training knockdowns.",
+    'tuned': 'TunedModel: `model` with the parameters of `grid` that score best in `pseudobulk_cv` over the training knockdowns, refitted on all of them.',
+    'auto': 'preset of auto: cells=true',
+    'adjusted': "AdjustedModel: Any model's predicted change with the knockdown rule switched on or off and its own rule for making cells (`'dispersion'`: spread learned from the screen's cells).",
+    'coexpression_tuned': 'preset of tuned: model="coexpression", grid={"gain": [1, 1.5, 2, 3], "top": [50, 100, 200, null], "base": ["median", "mean"], "',
+    'cell_transition_l1': 'preset of cell_transition: w_discrimination=0, w_energy=0',
+    'cell_transition_tuned': 'preset of cell_transition: w_discrimination=0, w_energy=0, hidden=128, n_components=5, perts_per_batch=4',
+    'cell_transition_bag': 'preset of ensemble: weights="equal", members={"seed0": ["cell_transition_tuned", {"seed": 0}], "seed1": ["cell_transition_tuned", ',
+    'pert_mean+kd': 'preset of pert_mean: knockdown=true',
+    'linear_controls': 'preset of linear: embedding="controls"',
+    'linear_tuned': 'preset of tuned: model="linear", grid={"n_components": [5, 10, 20], "ridge": [0.1, 1, 10], "embedding": ["pca", "controls"]}',
+    'kernel_ridge_tuned': 'preset of tuned: model="kernel_ridge", grid={"n_components": [10, 20], "ridge": [0.1, 1, 10], "bandwidth": [0.25, 0.5, 1]}',
+    'coexpression_tuned_noguard': 'preset of tuned: model="coexpression", grid={"gain": [1, 1.5, 2, 3], "top": [50, 100, 200, null], "base": ["median", "mean"], "',
+}
+
+def registry_model_lines() -> dict:
+    "Every name `vcc train --model` accepts -> one line on it (registry models, then presets), read from the registry itself."
     from vcc.train import REGISTRY, PRESETS
     first = lambda cls: ((cls.__doc__ or '').strip().splitlines() or [''])[0]
     out = {n: f'{cls.__name__}: {first(cls)}' for n, cls in REGISTRY.items()}
     for n, (base, params) in PRESETS.items():
         out[n] = f'preset of {base}: ' + ', '.join(f'{k}={json.dumps(v, default=str)}' for k, v in params.items())[:110]
     return out
+
+def model_lines_source(lines:dict) -> str:
+    "The `MODEL_LINES = {...}` assignment for `lines`, to paste into this notebook when the registry changes."
+    return 'MODEL_LINES = {\n' + ''.join(f'    {k!r}: {v!r},\n' for k, v in lines.items()) + '}'
+
+def model_names() -> dict:
+    "Every name `vcc train --model` accepts -> one line on it, without importing a model (`MODEL_LINES`)."
+    return dict(MODEL_LINES)
 
 def check_model_names(names:list, flag:str) -> list:
     "`names` if `vcc train` accepts each, else a `UsageError` naming the flag, the nearest names and `vcc models`."
@@ -345,8 +381,8 @@ def cmd_train(args) -> int:
         resume_run(args.resume)
         print(f'run: {args.resume} (finished)\nnext: vcc evaluate --run {_q(args.resume)}')
         return 0
+    args.model = check_model_names([args.model or DEFAULT_MODEL], '--model')[0]   # before any import of the models: a typo answers at once
     from vcc.train import train_run
-    args.model = check_model_names([args.model or DEFAULT_MODEL], '--model')[0]
     data = _data(args, 'train')
     runs = _prepare_output(args.runs, '--runs', 'train')
     before = _run_folders(runs)
@@ -377,8 +413,8 @@ def cmd_evaluate(args) -> int:
             return evaluate_2026_cmd(args, data26)
     if args.screens is not None: raise UsageError('--screens: 2026 only (the reference screens of vcc evaluate --edition 2026)')
     args.folds, args.models = args.folds or 5, args.models or 'pert_mean,linear,kernel_ridge'
+    models = check_model_names([m for m in args.models.split(',') if m], '--models')   # before the heavy imports
     from vcc.evaluate import cross_validate, cross_validate_run, evaluate_on_truth, leaderboard, save_leaderboard
-    models = check_model_names([m for m in args.models.split(',') if m], '--models')
     if args.run is not None:
         if given := [f for f, v in (('--data', args.data), ('--out', args.out), ('--truth', args.truth), ('--params', args.params)) if v is not None]:
             raise UsageError(f"--run cross-validates the run on its own data into RUN/cv/: drop {', '.join(given)} (they are for models by name)")

@@ -20,8 +20,8 @@ from .train import load_run, read_run_config, run_state, run_data
 
 # %% auto #0
 __all__ = ['BLOCKING_FLAGS', 'PREP_RSS_PER_BYTE', 'plan_cells', 'control_rows', 'iter_prediction', 'write_prediction',
-           'disk_needed', 'check_prediction', 'prediction_flags', 'run_prep', 'available_memory', 'choose_packer',
-           'model_config', 'stale_temporaries', 'make_submission', 'run_folder_data', 'submit_run']
+           'disk_needed', 'check_prediction', 'prediction_flags', 'disk_is_full', 'run_prep', 'available_memory',
+           'choose_packer', 'model_config', 'stale_temporaries', 'make_submission', 'run_folder_data', 'submit_run']
 
 # %% ../nbs/07_submit.ipynb #e2fd1247
 # The `.vcc` container of both editions (reading, writing, checking) lives in `vcc.vccfile`; a submission uses it.
@@ -220,6 +220,18 @@ def prediction_flags(path, # the prediction h5ad
     return exploit_flags(sample, real_controls[:n_ctl], panel_targets)
 
 # %% ../nbs/07_submit.ipynb #74412566
+# how a tool's output says the disk filled up: ENOSPC and EDQUOT as Python, h5py and tar print them
+_DISK_FULL_SAID = re.compile(r'No space left on device|Disk quota exceeded|\[Errno (?:28|122)\]|errno = (?:28|122)\b')
+
+def disk_is_full(folder, # where the tool wrote
+                 said:str='', # what it printed
+                 need:int=0) -> bool: # bytes it needed there, about
+    "Did a tool fail for want of disk in `folder`: ENOSPC or EDQUOT in its output, fewer than `need` bytes free, or no inode left?"
+    if _DISK_FULL_SAID.search(said): return True
+    try: st = os.statvfs(folder)
+    except OSError: return False
+    return st.f_bavail * st.f_frsize < need or (st.f_files > 0 and st.f_favail == 0)   # f_files 0: no inode limit (btrfs)
+
 def run_prep(h5ad, # the checked prediction
              gene_names_path, # `gene_names.csv`
              out, # the `.vcc` to write
@@ -230,14 +242,17 @@ def run_prep(h5ad, # the checked prediction
     out = Path(out)
     if out.exists(): raise SubmissionError(out, 'exists', 'remove it or write another file; vcc never overwrites')
     cmd = [sys.executable, '-m', 'cell_eval', 'prep', '-i', str(h5ad), '-g', str(gene_names_path), '-o', str(out)]
-    env = {**os.environ, 'TMPDIR': str(tmp_dir or out.parent)}
-    res = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if res.returncode != 0:
+    where = Path(tmp_dir or out.parent)
+    res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, 'TMPDIR': str(where)})
+    if res.returncode != 0 or not out.exists():   # prep exits 0 when its tar fails, so the missing file is the sign
         out.unlink(missing_ok=True)
+        if disk_is_full(where, f'{res.stdout}\n{res.stderr}', Path(h5ad).stat().st_size):
+            raise SubmissionError(where, 'the disk is full: cell-eval prep could not write its copy of the prediction and the .vcc (no space left on device)',
+                                  'free space on that disk (df -h shows it), or pass --root a folder on a disk with room')
         tail = (res.stderr or res.stdout).strip().splitlines()[-3:]
-        raise SubmissionError(h5ad, f'cell-eval prep failed (exit {res.returncode}): {" | ".join(tail)}', 'read the message; check_prediction should have caught it, so please report it')
+        what = f'exit {res.returncode}' if res.returncode else f'exit 0 without writing {out.name}'
+        raise SubmissionError(h5ad, f'cell-eval prep failed ({what}): {" | ".join(tail)}', 'read the message; check_prediction should have caught it, so please report it')
     return check_vcc(out)
-
 
 # %% ../nbs/07_submit.ipynb #4b8c5281
 PREP_RSS_PER_BYTE = 3.6  # cell-eval prep's peak RSS over the size of the h5ad it packs (3.5x measured: X read whole, then copied)
@@ -391,6 +406,7 @@ def make_submission(model, # a fitted `PerturbationModel`
         if final.exists(): raise SubmissionError(final, 'this version appeared while it was being built, and a version is never overwritten', 'choose a new version name')
         os.replace(tmp, final)
     except SubmissionError as e:  # name the file as the user knows it, not the temporary folder that is gone
+        if Path(str(e.path)) == tmp: raise SubmissionError(root, e.problem, e.fix + ' (nothing was kept)') from None
         if tmp in Path(str(e.path)).parents: raise SubmissionError(final/Path(str(e.path)).relative_to(tmp), e.problem, e.fix + ' (nothing was kept)') from None
         raise
     finally:
