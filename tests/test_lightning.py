@@ -44,3 +44,18 @@ def test_single_process_deterministic_per_seed(screen, tmp_path, monkeypatch):
     np.testing.assert_array_equal(CellTransitionModel(**TORCH, seed=0).fit(train).predict_pseudobulk(_genes(scr)), a)
     assert np.abs(CellTransitionModel(**TORCH, seed=1).fit(train).predict_pseudobulk(_genes(scr)) - a).max() > 0
     assert torch.equal(torch.get_rng_state(), rng) and list(tmp_path.iterdir()) == []   # the caller's RNG untouched, nothing written
+
+def test_one_trainer_setup(screen, tmp_path, monkeypatch):
+    "The cell model and the 2026 learned transfer build their Lightning Trainer with one helper (`vcc.models._lightning_trainer`)."
+    import anndata as ad, vcc.models as vm
+    from vcc.contexts import context_adata
+    from vcc.transfer import multi_context_screen, LearnedTransfer
+    monkeypatch.chdir(tmp_path)
+    scr, train = screen
+    made, real = [], vm._lightning_trainer
+    monkeypatch.setattr(vm, '_lightning_trainer', lambda *a, **k: made.append(real(*a, **k)) or made[-1])
+    CellTransitionModel(**{**TORCH, 'epochs': 2}).fit(train)
+    rc = multi_context_screen('programs', n_genes=200, n_perts=8, cells_per_pert=40, n_control=200, seed=0)
+    LearnedTransfer(epochs=2).fit(ad.concat([context_adata(rc.screen, c) for c in rc.contexts[:3]], index_unique='-'))
+    assert [t.max_epochs for t in made] == [2, 2] and all(t.logger is None and t.num_sanity_val_steps == 0 for t in made)
+    assert [str(t.precision_plugin.precision) for t in made] == ['32-true', '32-true'] and list(tmp_path.iterdir()) == []

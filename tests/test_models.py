@@ -3,7 +3,8 @@ import numpy as np, pandas as pd, scipy.sparse as sp
 import pytest
 from vcc.data import simulate, CONTROL_LABEL, PERT_COL
 from vcc.models import (TrainingSet, CellMeanBaseline, ControlModel, PerturbationMeanModel, LinearModel,
-                        KernelRidgeModel, KNNModel, CoexpressionModel, TunedModel, scale_to_mean, cells_from_pseudobulk, CELL_RULES)
+                        KernelRidgeModel, KNNModel, CoexpressionModel, TunedModel, AdjustedModel, scale_to_mean, cells_from_pseudobulk,
+                        CELL_RULES, response_gene_embedding, disperse_response, response_dispersion)
 
 @pytest.fixture(scope='module')
 def screen():
@@ -20,7 +21,10 @@ def test_training_set(screen):
 @pytest.mark.parametrize('model', [CellMeanBaseline(), ControlModel(), PerturbationMeanModel(True), LinearModel(),
                                    LinearModel(embedding='controls'), KernelRidgeModel(), KNNModel(), CoexpressionModel(),
                                    CoexpressionModel(top=None, base='mean', gain=2),
-                                   TunedModel(CoexpressionModel, {'gain': [1.0, 2.0]}, n_folds=2)], ids=lambda m: repr(m))
+                                   TunedModel(CoexpressionModel, {'gain': [1.0, 2.0]}, n_folds=2),
+                                   KernelRidgeModel(features='response'), KernelRidgeModel(features='both'), KNNModel(features='both'),
+                                   AdjustedModel('kernel_ridge', cell_rule='dispersion', dispersion=0.5),
+                                   AdjustedModel(LinearModel(), knockdown=False)], ids=lambda m: repr(m))
 def test_contract(screen, model):
     scr, tr = screen
     genes = scr.pert_counts('validation').target_gene.tolist()
@@ -86,19 +90,38 @@ def test_gene_embedding(screen, tmp_path):
     (tmp_path/'text.csv').write_text('gene,a\nX,b\n')
     with pytest.raises(DataError, match='no numeric columns'): read_gene_embedding(tmp_path/'text.csv')
 
-def test_auto_in_a_run(tmp_path):
-    "`auto` trains into a run folder by name (raw cells handed over by the preset) and loads back with its inner leaderboard."
-    from vcc.train import train_run, load_run
-    cands = {'pert_mean+kd': ['pert_mean', {'knockdown': True}], 'linear': ['linear', {'n_components': 4}]}
-    data = {'simulate': dict(n_genes=300, n_train=12, n_val=3, n_test=1, n_control=200, cells_per_pert=30, seed=5)}
-    run = train_run('auto', {'candidates': cands, 'n_folds': 2, 'blend': [2]}, data, runs_dir=tmp_path)
-    m = load_run(run)
-    assert m.choice_ in m.leaderboard_.model.tolist()[:2] and len(m.leaderboard_) == 4 and m.leaderboard_.chosen.sum() == 1  # 2 candidates, a blend, the baseline
-    assert set(m.fitted_) <= {'pert_mean+kd', 'linear'} and np.isfinite(m.predict_pseudobulk(['G_UNSEEN'])).all()
-    lb = m.leaderboard_.dropna(subset=['score_lo'])
-    assert (lb.score_lo <= lb.score).all() and (lb.score <= lb.score_hi).all()
-    saved = pd.read_csv(run/'auto_leaderboard.csv')   # why it chose, readable in the run folder without unpickling
-    assert saved.model.tolist() == m.leaderboard_.model.tolist() and m.choice_ in (run/'report.md').read_text()
+def test_target_features(screen):
+    "Kernel ridge / kNN on the screen's own response features: a training target's own knockdown is left out of them; an external table reaches unmeasured targets."
+    scr, tr = screen
+    R = response_gene_embedding(tr, 5)
+    assert R.shape == (300, 5) and np.isfinite(R).all()
+    p0 = next(p for p in tr.perts if p in tr.var_names)
+    st = tr.stats.copy(); st.X[st.obs_names.get_loc(p0), tr.var_names.get_loc(p0)] *= 50   # a stronger knockdown of its own target
+    np.testing.assert_allclose(response_gene_embedding(TrainingSet(st, tr.controls), 5), R, atol=1e-10)
+    kr = KernelRidgeModel(n_components=5, ridge=1e-8, knockdown=False, features='both').fit(tr)
+    np.testing.assert_allclose(kr.predict_deltas([tr.perts[3]])[0], tr.deltas()[3], atol=1e-4)   # interpolates its training targets
+    tab = pd.DataFrame(R, index=tr.var_names); tab.loc['UNMEASURED'] = tab.loc[tr.perts[3]]
+    nn = KNNModel(n_neighbors=1, ridge=0, knockdown=False, features='embedding', gene_embedding=tab).fit(tr)
+    np.testing.assert_allclose(nn.predict_deltas(['UNMEASURED'])[0], tr.deltas()[3], atol=1e-9)
+    with pytest.raises(ValueError, match='go together'): KNNModel(features='embedding')
+    with pytest.raises(ValueError, match='use one of'): KernelRidgeModel(features='pathways')
+
+def test_dispersion(screen):
+    "Rule 'dispersion': the cells still average to the pseudobulk, each cell's response varies; the spread is learned from the screen's cells."
+    scr, tr = screen
+    X = tr.controls.X[:200]
+    target = np.asarray(X.mean(0)).ravel() * np.where(np.arange(300) % 5 == 0, 1.6, 1.0)
+    ok = (np.asarray((X > 0).mean(0)).ravel() > 0.3) & (target < 4)   # (a very high gene may meet the ceiling of log1p values)
+    Y = disperse_response(X, target, 1.0, np.random.default_rng(0))
+    np.testing.assert_allclose(np.asarray(Y.mean(0)).ravel()[ok], target[ok], atol=1e-4)
+    moved = np.flatnonzero(ok & (np.arange(300) % 5 == 0))
+    spread = lambda Z: np.asarray((Z - X)[:, moved].mean(1)).ravel().std()
+    assert spread(Y) > 2 * spread(scale_to_mean(X, target))
+    d = response_dispersion(scr.training, tr)
+    assert np.isfinite(d) and d >= 0
+    m = AdjustedModel('kernel_ridge', cell_rule='dispersion', dispersion='learned', cells=scr.training).fit(tr)
+    assert m.cell_dispersion_ == d and m.predict_cells(pd.DataFrame({PERT_COL: ['x'], 'n_cells': [6]})).n_obs == 306
+    with pytest.raises(ValueError, match='cells='): AdjustedModel('linear', dispersion='learned')
 
 @pytest.mark.parametrize('regime', ['network', 'predictable'])
 def test_regime_oracles(regime):

@@ -13,11 +13,13 @@ import numpy as np, pandas as pd, scipy.sparse as sp, anndata as ad
 from .data import PERT_COL, BATCH_COL, CONTROL_LABEL, perturbation_stats, normalise_counts, DataError
 
 # %% auto #0
-__all__ = ['CELL_RULES', 'TrainingSet', 'PerturbationModel', 'scale_to_mean', 'cells_from_pseudobulk', 'CellMeanBaseline',
-           'ControlModel', 'PerturbationMeanModel', 'control_gene_embedding', 'read_gene_embedding',
-           'gene_embedding_table', 'embedding_coverage', 'align_gene_embedding', 'target_embedding', 'LinearModel',
-           'KernelRidgeModel', 'KNNModel', 'target_coexpression', 'CoexpressionModel', 'pseudobulk_cv', 'TunedModel',
-           'GeneSubsetModel', 'perturbed_cells', 'target_features', 'CellTransitionModel', 'EnsembleModel']
+__all__ = ['CELL_RULES', 'TARGET_FEATURES', 'TrainingSet', 'PerturbationModel', 'scale_to_mean', 'cells_from_pseudobulk',
+           'disperse_response', 'CellMeanBaseline', 'ControlModel', 'PerturbationMeanModel', 'control_gene_embedding',
+           'response_gene_embedding', 'read_gene_embedding', 'gene_embedding_table', 'embedding_coverage',
+           'align_gene_embedding', 'target_embedding', 'LinearModel', 'KernelRidgeModel', 'KNNModel',
+           'target_coexpression', 'CoexpressionModel', 'pseudobulk_cv', 'TunedModel', 'GeneSubsetModel',
+           'perturbed_cells', 'target_features', 'CellTransitionModel', 'EnsembleModel', 'response_dispersion',
+           'AdjustedModel']
 
 # %% ../nbs/04_models.ipynb #885303fa
 @dataclass
@@ -117,7 +119,8 @@ class PerturbationModel:
         pc = pert_counts[pert_counts[PERT_COL] != CONTROL_LABEL]
         genes = pc[PERT_COL].astype(str).tolist()
         return cells_from_pseudobulk(self.train_.controls, genes, self.predict_pseudobulk(genes),
-                                     pc['n_cells'].to_numpy(int), rule=rule or self.cell_rule, seed=seed)
+                                     pc['n_cells'].to_numpy(int), rule=rule or self.cell_rule, seed=seed,
+                                     dispersion=getattr(self, 'cell_dispersion_', 0.0))  # rule 'dispersion': what the model learnt (`AdjustedModel`)
 
     def __repr__(self):
         params = {k: v for k, v in vars(self).items() if not k.endswith('_') and not k.startswith('_')}
@@ -156,14 +159,15 @@ def scale_to_mean(X:sp.csr_matrix, # log1p cells x genes
     return X.astype(np.float32)
 
 # %% ../nbs/04_models.ipynb #14e9c4e3
-CELL_RULES = ('scale', 'shift', 'pseudobulk')
+CELL_RULES = ('scale', 'shift', 'pseudobulk', 'dispersion')
 
 def cells_from_pseudobulk(controls:ad.AnnData, # real control cells, log1p (`TrainingSet.controls`)
                           genes:list, # target gene of each predicted group
                           pseudobulk:np.ndarray, # (len(genes), n_vars) predicted mean log1p expression
                           n_cells:np.ndarray, # cells to write per gene
                           rule:str='scale', # one of CELL_RULES
-                          seed:int=0) -> ad.AnnData:
+                          seed:int=0,
+                          dispersion:float=0.0) -> ad.AnnData: # rule 'dispersion': sd of the cells' response strength (`disperse_response`)
     "An AnnData of log1p float32 CSR cells: `n_cells[i]` cells per gene made by `rule`, then the control cells."
     if rule not in CELL_RULES: raise ValueError(f'rule={rule!r}; use one of {CELL_RULES}')
     rng = np.random.default_rng(seed)
@@ -175,11 +179,33 @@ def cells_from_pseudobulk(controls:ad.AnnData, # real control cells, log1p (`Tra
         else:
             draw = C[rng.integers(0, C.shape[0], n)]
             if rule == 'scale': blocks.append(scale_to_mean(draw, pb))
+            elif rule == 'dispersion': blocks.append(disperse_response(draw, pb, dispersion, rng))
             else: blocks.append(sp.csr_matrix(np.maximum(draw.toarray() + (pb - cmean)[None], 0).astype(np.float32)))
     obs = pd.DataFrame({PERT_COL: np.repeat(np.asarray(genes, dtype=object), n_cells).tolist() + [CONTROL_LABEL] * C.shape[0]})
     obs.index = pd.Index([f'pred_{i}' for i in range(int(np.sum(n_cells)))] + controls.obs_names.tolist())
     X = sp.vstack(blocks + [C], format='csr').astype(np.float32)
     return ad.AnnData(X, obs=obs, var=pd.DataFrame(index=controls.var_names.copy()))
+
+# %% ../nbs/04_models.ipynb #cb1ae3b0
+def disperse_response(X:sp.csr_matrix, # log1p cells x genes (control cells drawn for one perturbation)
+                      target:np.ndarray, # (genes,) wanted mean of each column
+                      dispersion:float, # sd of the cells' response strength w (mean 1); 0: `scale_to_mean` exactly
+                      rng:np.random.Generator) -> sp.csr_matrix:
+    "Like `scale_to_mean`, but cell i moves w_i times as far in log expression, w ~ Gamma(mean 1, sd `dispersion`); columns still average to `target`."
+    Y = scale_to_mean(X, target)
+    if dispersion <= 0: return Y
+    X = sp.csr_matrix(X, dtype=np.float64, copy=True); X.eliminate_zeros()
+    Y = sp.csr_matrix(Y, dtype=np.float64); Y.sort_indices(); X.sort_indices()
+    G = X.shape[1]
+    # each gene's log factor from the scaled cells (zeros stay zeros, so Y's entries are X's, a gene scaled to 0 dropped)
+    Yx = Y.multiply(X > 0).tocsr(); Yx.sort_indices()
+    Xy = X.multiply(Y > 0).tocsr(); Xy.sort_indices()
+    d = np.log(np.expm1(Yx.data)) - np.log(np.expm1(Xy.data))
+    t = np.bincount(Xy.indices, d, minlength=G) / np.maximum(np.bincount(Xy.indices, minlength=G), 1)
+    w = rng.gamma(1 / dispersion**2, dispersion**2, X.shape[0])
+    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    X.data = np.log1p(np.exp(np.minimum(w[rows] * t[X.indices] + np.log(np.expm1(X.data)), 30)))
+    return scale_to_mean(X, target)
 
 # %% ../nbs/04_models.ipynb #f83bf52a
 class CellMeanBaseline(PerturbationModel):
@@ -227,6 +253,18 @@ def control_gene_embedding(train:TrainingSet, n_components:int=20, # principal a
     emb = (Vt.T * S / np.sqrt(max(len(rows) - 1, 1))).astype(np.float64)
     train.cache[key] = emb
     return emb
+
+# %% ../nbs/04_models.ipynb #f4ad5c76
+def response_gene_embedding(train:TrainingSet, n_components:int=10, # principal axes kept
+                            seed:int=0) -> np.ndarray:
+    "(genes, n_components) each gene's response across the training knockdowns: its loadings on the top principal axes of the genes x knockdowns delta matrix, centred per gene, each knockdown's own target left out."
+    D = train.deltas()                                     # perts x genes
+    own = train.var_names.get_indexer(train.perts); rows = np.flatnonzero(own >= 0)
+    mask = np.zeros(D.shape, bool); mask[rows, own[rows]] = True  # the knockdown of a gene says how CRISPRi works, not how the gene responds
+    mean = np.where(mask, 0, D).sum(0) / np.maximum((~mask).sum(0), 1)
+    R = np.where(mask, 0, D - mean).T                     # genes x perts
+    U, S, _ = _top_svd(R, n_components, seed)
+    return U * S / np.sqrt(max(D.shape[0], 1))
 
 # %% ../nbs/04_models.ipynb #50913851
 def _embedding_parts(path:Path, gene_col:str|None) -> tuple[pd.Series, pd.DataFrame]:
@@ -370,27 +408,44 @@ class LinearModel(PerturbationModel):
         return (self.G_ @ self.W_ @ Pn.T).T + self.b_[None]
 
 # %% ../nbs/04_models.ipynb #f861f821
+TARGET_FEATURES = ('coexpression', 'response', 'both', 'embedding')
+
+def _unit_rows(E): return E / np.maximum(np.linalg.norm(E, axis=1, keepdims=True), 1e-12)
+
 class KernelRidgeModel(PerturbationModel):
-    "Mean delta + kernel ridge regression of the training deltas on target-gene similarity in control co-expression."
+    "Mean delta + kernel ridge regression of the training deltas on target similarity (control co-expression, knockdown response, or an external embedding)."
     name = 'kernel_ridge'
-    def __init__(self, n_components:int=10, # dimensions of `control_gene_embedding`
+    def __init__(self, n_components:int=10, # dimensions of the screen's own embeddings (`control_gene_embedding`, `response_gene_embedding`)
                  ridge:float=1.0, # lambda
                  bandwidth:float=0.5, # h of the kernel exp(-(1 - cos)/h)
-                 knockdown:bool=True): # set each target's own expression from the training knockdowns
+                 knockdown:bool=True, # set each target's own expression from the training knockdowns
+                 features:str='coexpression', # one of TARGET_FEATURES
+                 gene_embedding=None): # the external table (path or DataFrame) of features='embedding'
+        if features not in TARGET_FEATURES: raise ValueError(f'features={features!r}; use one of {TARGET_FEATURES}')
+        if (features == 'embedding') != (gene_embedding is not None):
+            raise ValueError("features='embedding' and gene_embedding= go together: give both or neither")
         self.n_components, self.ridge, self.bandwidth, self.knockdown = n_components, ridge, bandwidth, knockdown
+        self.features, self.gene_embedding = features, gene_embedding
 
     def _unit(self, genes):
-        pos = self.train_.var_names.get_indexer(list(genes))
-        E = self.emb_[np.maximum(pos, 0)] * (pos >= 0)[:, None]
-        return E / np.maximum(np.linalg.norm(E, axis=1, keepdims=True), 1e-12), pos >= 0
+        "(len(genes), d) unit-length target features, and which targets have any."
+        genes = list(genes)
+        if self.features == 'embedding':
+            F = target_embedding(self.gene_embedding, genes)
+            return _unit_rows(F[:, :-1]) * F[:, -1:], F[:, -1] > 0
+        pos = self.train_.var_names.get_indexer(genes); ok = pos >= 0
+        E = np.hstack([_unit_rows(G[np.maximum(pos, 0)]) for G in self.emb_]) / np.sqrt(len(self.emb_))
+        return E * ok[:, None], ok
 
     def _kernel(self, genes):
-        "(len(genes), training perts) similarity; zero for unmeasured genes."
+        "(len(genes), training perts) similarity; zero for targets without features."
         E, ok = self._unit(genes)
         return np.exp(-(1 - E @ self.Et_.T) / self.bandwidth) * ok[:, None] * self.ok_[None]
 
     def _fit(self, train):
-        self.emb_ = control_gene_embedding(train, self.n_components)
+        f = self.features
+        self.emb_ = ([control_gene_embedding(train, self.n_components)] if f in ('coexpression', 'both') else []) + \
+                    ([response_gene_embedding(train, self.n_components)] if f in ('response', 'both') else [])
         self.Et_, self.ok_ = self._unit(train.perts)
         Y = train.deltas()
         self.b_ = Y.mean(0)
@@ -401,15 +456,17 @@ class KernelRidgeModel(PerturbationModel):
     def predict_deltas(self, genes): return self.b_[None] + self._kernel(genes) @ self.alpha_
 
 class KNNModel(KernelRidgeModel):
-    "Mean delta + the similarity-weighted mean delta of the `n_neighbors` training targets closest in control co-expression."
+    "Mean delta + the similarity-weighted mean delta of the `n_neighbors` training targets closest in the target features."
     name = 'knn'
-    def __init__(self, n_neighbors:int=5, n_components:int=10, ridge:float=0.5, bandwidth:float=0.5, knockdown:bool=True):
-        super().__init__(n_components, ridge, bandwidth, knockdown); self.n_neighbors = n_neighbors
+    def __init__(self, n_neighbors:int=5, n_components:int=10, ridge:float=0.5, bandwidth:float=0.5, knockdown:bool=True,
+                 features:str='coexpression', gene_embedding=None): # as `KernelRidgeModel`
+        super().__init__(n_components, ridge, bandwidth, knockdown, features, gene_embedding); self.n_neighbors = n_neighbors
 
     def predict_deltas(self, genes):
         k = self._kernel(genes)
         if k.shape[1] > self.n_neighbors: k = np.where(k >= -np.partition(-k, self.n_neighbors - 1, axis=1)[:, [self.n_neighbors - 1]], k, 0)
-        return self.b_[None] + (k @ self.Yc_) / (k.sum(1, keepdims=True) + self.ridge)
+        s = k.sum(1, keepdims=True) + self.ridge
+        return self.b_[None] + np.divide(k @ self.Yc_, s, out=np.zeros((len(k), self.Yc_.shape[1])), where=s > 0)  # no neighbour: the mean
 
 # %% ../nbs/04_models.ipynb #78b3aaef
 def target_coexpression(train:TrainingSet, genes:list, # target genes (unmeasured ones get zeros)
@@ -762,6 +819,21 @@ def _caller_untouched(num_threads:int|None=None):
         random.setstate(saved['py']); np.random.set_state(saved['np']); torch.set_rng_state(saved['torch'])
         for lg, lv in zip(logs, levels): lg.setLevel(lv)
 
+# %% ../nbs/04_models.ipynb #15656689
+def _lightning_trainer(root, # folder for Lightning's own files (the caller removes it)
+                       accelerator:str='cpu', devices:int=1, max_epochs:int=1,
+                       strategy:str='auto', # 'auto' with devices > 1: 'ddp_fork' where the OS forks (no pickling, works in notebooks), else 'ddp_spawn'
+                       precision='32-true', progress:bool=False,
+                       deterministic=None): # Lightning's (e.g. 'warn': deterministic algorithms, a warning where none exists)
+    "The Lightning `Trainer` vcc's torch models train with: no logger, no checkpoints of its own (a run folder keeps them), no sanity steps, the caller's own batches."
+    import lightning as L
+    if strategy == 'auto' and devices > 1:
+        import multiprocessing as mp
+        strategy = 'ddp_fork' if 'fork' in mp.get_all_start_methods() else 'ddp_spawn'
+    return L.Trainer(accelerator=accelerator, devices=devices, strategy=strategy, precision=precision, max_epochs=max_epochs,
+                     logger=False, enable_checkpointing=False, enable_model_summary=False, enable_progress_bar=progress,
+                     default_root_dir=str(root), use_distributed_sampler=False, num_sanity_val_steps=0, deterministic=deterministic)
+
 # %% ../nbs/04_models.ipynb #7051b399
 class CellTransitionModel(PerturbationModel):
     "Set model: control cells + target features -> perturbed cells; loss = pseudobulk L1 + discrimination (+ energy distance to real cells); trained by Lightning on CPU, one GPU or several."
@@ -837,17 +909,10 @@ class CellTransitionModel(PerturbationModel):
         self.epoch_, self.history_ = state['epoch'], list(state['history'])
 
     def _trainer(self, root):
-        "A Lightning `Trainer` for the epochs left: no logger, no checkpoints of its own (the run folder keeps them), files only under `root`."
-        import lightning as L
-        strategy = self.strategy
-        if strategy == 'auto' and self.devices > 1:
-            import multiprocessing as mp
-            strategy = 'ddp_fork' if 'fork' in mp.get_all_start_methods() else 'ddp_spawn'
-        precision = self.precision or ('bf16-mixed' if self.accel_ == 'gpu' else '32-true')
-        return L.Trainer(accelerator=self.accel_, devices=self.devices, strategy=strategy, precision=precision,
-                         max_epochs=self.epochs - self.epoch_, logger=False, enable_checkpointing=False, enable_model_summary=False,
-                         enable_progress_bar=self.progress, default_root_dir=root, use_distributed_sampler=False,
-                         num_sanity_val_steps=0, deterministic='warn')  # deterministic algorithms (warn where none exists)
+        "The Lightning `Trainer` (`_lightning_trainer`) of the epochs left; bf16 mixed precision on GPUs unless `precision` says otherwise."
+        return _lightning_trainer(root, self.accel_, self.devices, self.epochs - self.epoch_, self.strategy,
+                                  self.precision or ('bf16-mixed' if self.accel_ == 'gpu' else '32-true'), self.progress,
+                                  deterministic='warn')  # deterministic algorithms (warn where none exists)
 
     def _fit(self, train):
         import torch, tempfile, shutil
@@ -954,3 +1019,67 @@ class EnsembleModel(PerturbationModel):
         "Weighted sum of the members' deltas (each after its own knockdown rule and floor)."
         cm = self.train_.control_mean()
         return sum(w * (self.fitted_[n].predict_pseudobulk(list(genes)) - cm) for n, w in self.weights_.items())
+
+# %% ../nbs/04_models.ipynb #eef05d74
+def response_dispersion(cells:ad.AnnData, # the raw training screen
+                        train:TrainingSet, # its `TrainingSet`
+                        n_perts:int=20, # the strongest training knockdowns (mean |delta|) measured
+                        n_genes:int=200, # genes each is projected on (its largest changes, the target left out)
+                        max_cells:int=128, seed:int=0) -> float:
+    "The sd of the per-cell response strength in the training screen: median over strong knockdowns of sqrt(excess variance of the cells' projections on the mean change) / their mean."
+    D, cm = train.deltas(), train.control_mean()
+    strong = [train.perts[i] for i in np.argsort(-np.abs(D).mean(1), kind='stable')[:n_perts]]
+    pc = perturbed_cells(cells, strong, train.stats.uns['target_sum'], max_cells, seed, train.stats.uns.get('totals_key'))
+    C = train.controls.X[np.sort(np.random.default_rng(seed).choice(train.controls.n_obs, min(2000, train.controls.n_obs), replace=False))]
+    cv2 = []
+    for p in strong:
+        if p not in pc or pc[p].shape[0] < 10: continue
+        d = D[train.perts.index(p)].copy()
+        if p in train.var_names: d[train.var_names.get_loc(p)] = 0
+        J = np.argsort(-np.abs(d), kind='stable')[:n_genes]; dJ = d[J]
+        proj = lambda M: (np.asarray(M[:, J].toarray(), np.float64) - cm[J]) @ dJ / (dJ @ dJ)
+        w, w0 = proj(pc[p]), proj(C)
+        if w.mean() > 0.1: cv2.append(max(w.var() - w0.var(), 0) / w.mean()**2)
+    return float(np.sqrt(np.median(cv2))) if cv2 else 0.0
+
+# %% ../nbs/04_models.ipynb #1959f24a
+def _model_classes(cls=None) -> dict:
+    "`name` -> class of every loaded `PerturbationModel` subclass (those with a plain string name)."
+    out = {}
+    for c in (cls or PerturbationModel).__subclasses__():
+        if isinstance(c.__dict__.get('name'), str): out[c.name] = c
+        out.update(_model_classes(c))
+    return out
+
+class AdjustedModel(PerturbationModel):
+    "Any model's predicted change with the knockdown rule switched on or off and its own rule for making cells (`'dispersion'`: spread learned from the screen's cells)."
+    name = 'adjusted'
+    def __init__(self, model='linear', # the wrapped model: a `name` of a model class ('linear', 'kernel_ridge', ...), a class, or an unfitted instance
+                 params:dict|None=None, # its parameters (with a name or a class)
+                 knockdown:bool=True, # apply the knockdown rule to its prediction
+                 cell_rule:str='scale', # one of CELL_RULES, for `predict_cells`
+                 dispersion=0.0, # rule 'dispersion': the sd of the cells' response strength, or 'learned' (`response_dispersion`, needs `cells`)
+                 cells=None, # the raw training screen (also handed to a wrapped model whose params say cells=True)
+                 seed:int=0):
+        if cell_rule not in CELL_RULES: raise ValueError(f'cell_rule={cell_rule!r}; use one of {CELL_RULES}')
+        if dispersion == 'learned' and cells is None: raise ValueError("dispersion='learned' reads the screen's cells: pass cells= (in a preset, cells: true)")
+        if not (dispersion == 'learned' or (isinstance(dispersion, (int, float)) and dispersion >= 0)):
+            raise ValueError(f"dispersion={dispersion!r}: a number >= 0 or 'learned'")
+        self.model, self.params, self.knockdown, self.cell_rule, self.dispersion, self.seed = model, dict(params or {}), knockdown, cell_rule, dispersion, seed
+        self._cells = cells
+
+    def _inner(self) -> PerturbationModel:
+        if isinstance(self.model, PerturbationModel): return self.model
+        cls = self.model if isinstance(self.model, type) else _model_classes().get(self.model)
+        if cls is None: raise ValueError(f'model={self.model!r}: not a model name; known: {sorted(_model_classes())}')
+        params = {**self.params, **({'cells': self._cells} if self.params.get('cells') is True else {})}
+        return cls(**params)
+
+    def _fit(self, train):
+        self.fitted_ = {'model': self._inner().fit(train)}  # `fitted_`: found by vcc.train's pickling
+        self.cell_dispersion_ = response_dispersion(self._cells, train, seed=self.seed) if self.dispersion == 'learned' else float(self.dispersion)
+
+    def predict_deltas(self, genes): return self.fitted_['model'].predict_deltas(genes)
+
+    def __getstate__(self): return {k: v for k, v in self.__dict__.items() if k != '_cells'}  # not the raw screen
+    def __setstate__(self, d): self.__dict__.update(d); self._cells = None

@@ -337,7 +337,7 @@ class LearnedTransfer(SimilarityTransfer):
 
     def fit(self, screens):
         import torch, tempfile, shutil
-        from vcc.models import _caller_untouched, gene_embedding_table
+        from vcc.models import _caller_untouched, _lightning_trainer, gene_embedding_table
         super().fit(screens)
         self.sd_, vt = self._basis(self.effects_)
         self.V_ = vt[:self.rank]
@@ -363,12 +363,7 @@ class LearnedTransfer(SimilarityTransfer):
             try:
                 multi = self.devices > 1
                 module = C['TransferModule'](self.net_, torch.as_tensor(X), torch.as_tensor(Y), self.lr, self.weight_decay, root/'final.pt' if multi else None)
-                import multiprocessing as mp
-                strategy = ('ddp_fork' if 'fork' in mp.get_all_start_methods() else 'ddp_spawn') if multi else 'auto'
-                trainer = L.Trainer(accelerator=self.accelerator, devices=self.devices, strategy=strategy, max_epochs=self.epochs, logger=False,
-                                    enable_checkpointing=False, enable_model_summary=False, enable_progress_bar=False, default_root_dir=str(root),
-                                    use_distributed_sampler=False, num_sanity_val_steps=0)
-                trainer.fit(module, torch.utils.data.DataLoader(range(1), batch_size=1))
+                _lightning_trainer(root, self.accelerator, self.devices, self.epochs).fit(module, torch.utils.data.DataLoader(range(1), batch_size=1))
                 if multi:
                     final = torch.load(root/'final.pt', weights_only=False)
                     self.net_.load_state_dict(final['net']); self.losses_ = final['losses']
