@@ -172,3 +172,16 @@ def test_run_moves_with_its_data(challenge, tmp_path):
     assert man['training'] == {'status': 'done', 'epochs_done': None, 'epochs_planned': None}
     r = vcc('evaluate', '--run', run, '--models', 'pert_mean', '--folds', '2', cwd='/')
     assert r.returncode == 0, r.stderr
+
+def test_closed_form_run_needs_no_torch(challenge, tmp_path):
+    "A closed-form run's checkpoint is a plain pickle: loading it, and submitting it, import no torch (an optional extra, seconds to import)."
+    r = vcc('train', '--model', 'linear', '--data', challenge.root, '--runs', tmp_path/'runs')
+    assert r.returncode == 0, r.stderr
+    run = runs_in(tmp_path/'runs')[0]
+    assert (run/'checkpoint.pt').read_bytes()[:4] != b'PK\x03\x04'        # not a torch (zip) file
+    code = ('import sys\nfrom vcc.train import load_run\nfrom vcc.submit import submit_run\n'
+            f'load_run({str(run)!r}); submit_run({str(run)!r}, version="v1", root={str(tmp_path/"subs")!r}, packer="vcc")\n'
+            "print('torch' in sys.modules)")
+    p = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=180)
+    assert p.returncode == 0 and p.stdout.strip() == 'False', p.stdout + p.stderr
+    assert (tmp_path/'subs'/'v1'/'submission.prep.vcc').exists()

@@ -6,7 +6,7 @@ Docs: https://vcc-dev.github.io/vcc/train.html.md"""
 
 # %% ../nbs/05_train.ipynb #1de6cffd
 from __future__ import annotations
-import io, json, os, errno, shutil, signal, threading, contextlib, pickle, time, datetime, difflib, functools, inspect, warnings
+import io, json, os, errno, importlib.metadata, shutil, signal, threading, contextlib, pickle, time, datetime, difflib, functools, inspect, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp, anndata as ad
 import vcc
@@ -22,9 +22,11 @@ __all__ = ['REGISTRY', 'PRESETS', 'SWEEP_NOTEBOOK', 'resolve_model', 'build_mode
 
 # %% ../nbs/05_train.ipynb #c24eaee6
 from .auto import AutoModel  # `auto` builds its candidates by name through this module, so it is imported here
+from .models import AdjustedModel
 REGISTRY = {'cell_mean': CellMeanBaseline, 'control': ControlModel, 'pert_mean': PerturbationMeanModel, 'linear': LinearModel,
             'kernel_ridge': KernelRidgeModel, 'knn': KNNModel, 'cell_transition': CellTransitionModel, 'ensemble': EnsembleModel,
-            'coexpression': CoexpressionModel, 'tuned': TunedModel, 'auto': AutoModel}
+            'coexpression': CoexpressionModel, 'tuned': TunedModel, 'auto': AutoModel,
+            'adjusted': AdjustedModel}
 # Named settings of registered models, usable wherever a registry name is: the leaderboard's best by one word.
 PRESETS = {'auto': ('auto', {'cells': True}),  # chosen by inner CV on the user's screen, scored on the held-out knockdowns' real cells
            'coexpression_tuned': ('tuned', {'model': 'coexpression', 'grid': {'gain': [1, 1.5, 2, 3], 'top': [50, 100, 200, None],
@@ -146,11 +148,20 @@ def _write_atomic(path:Path, data:bytes|str, run:Path|None=None):
         again = f'then vcc train --resume {run}' if run is not None and (run/'checkpoint.pt').exists() else 'then train again'
         raise DataError(path, f'the disk is full ({e.strerror}); nothing was half-written', f'free space on {path.parent}, {again}') from None
 
-def _atomic_save(obj, path:Path, run:Path|None=None):
-    "torch.save into memory, then an atomic write (a full disk gives a real OSError, not a torch stream error)."
+def _atomic_save(obj:dict, path:Path, run:Path|None=None):
+    "A checkpoint into memory, then an atomic write (a full disk gives a real OSError, not a stream error): torch.save for a torch model's state, plain pickle for a closed-form model, so that loading it needs no torch."
+    if obj['kind'] == 'pickle': data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    else:
+        import torch
+        buf = io.BytesIO(); torch.save(obj, buf); data = buf.getvalue()
+    _write_atomic(path, data, run)
+
+def _load_checkpoint(path:Path) -> dict:
+    "What `_atomic_save` wrote: a plain pickle, or a torch file (a zip: torch runs, and closed-form runs of older vcc), read by torch."
+    with open(path, 'rb') as f:
+        if f.read(4) != b'PK\x03\x04': f.seek(0); return pickle.load(f)
     import torch
-    buf = io.BytesIO(); torch.save(obj, buf)
-    _write_atomic(path, buf.getvalue(), run)
+    return torch.load(path, weights_only=False)
 
 def _models_in(model):
     "The model and every model inside it (ensemble members, wrapped models), with the genes each was restricted to."
@@ -175,6 +186,11 @@ def unpickle_model(blob:bytes, train:TrainingSet) -> PerturbationModel:
     return model
 
 # %% ../nbs/05_train.ipynb #dc95635f
+def _version_of(package:str) -> str|None:
+    "An installed package's version, without importing it (None where it is not installed)."
+    try: return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError: return None
+
 def _new_run_dir(runs_dir, model_name) -> Path:
     base = Path(runs_dir)/f"{model_name}_{datetime.datetime.now():%Y%m%d_%H%M%S}"
     d, k = base, 1
@@ -295,7 +311,6 @@ def train_run(model_name:str, # a key of `REGISTRY` or `PRESETS`
               checkpoint_every:int=1, # epochs between torch checkpoints
               callbacks:tuple=()) -> Path: # `cb(model)` after each epoch's checkpoint
     "Check the parameters and the data, then train a model into a new run folder (config, checkpoints, history, state, report); returns the folder."
-    import torch
     check_params(model_name, config); check_run_settings(seed, max_controls, checkpoint_every)
     _check_runs_dir(runs_dir)
     adata, train = load_training(data, max_controls, seed, totals_key)   # every data check, before anything is made
@@ -305,7 +320,7 @@ def train_run(model_name:str, # a key of `REGISTRY` or `PRESETS`
         else: spec = _data_record(data, run)
         cfg = dict(model=model_name, params=_with_seed(model_name, config or {}, seed), data=spec, data_relative_to='run', seed=seed, max_controls=max_controls,
                    totals_key=totals_key, checkpoint_every=checkpoint_every, created=datetime.datetime.now().isoformat(timespec='seconds'),
-                   vcc_version=vcc.__version__, torch_version=torch.__version__)
+                   vcc_version=vcc.__version__, torch_version=_version_of('torch'))
         _write_atomic(run/'config.json', json.dumps(cfg, indent=1), run)
         _state(run, 'running')
         _fit_in_run(run, cfg, adata, train, None, callbacks)
@@ -335,11 +350,10 @@ def load_run_data(run, cfg:dict|None=None) -> tuple:
     return load_training(run_data(run, cfg), cfg['max_controls'], cfg['seed'], cfg['totals_key'])
 
 def _read_checkpoint(run:Path) -> dict:
-    import torch
     path = run/'checkpoint.pt'
     if not path.exists():
         raise DataError(path, 'not there: the run stopped before its first checkpoint', f'train it again (vcc train), or remove {run}')
-    try: ck = torch.load(path, weights_only=False)
+    try: ck = _load_checkpoint(path)
     except Exception as e:
         why = str(e).splitlines()[0].split('. ')[0][:120] if str(e) else ''
         raise DataError(path, f'cannot be read ({type(e).__name__}: {why}); the file is truncated or corrupt',
