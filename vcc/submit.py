@@ -6,13 +6,13 @@ Docs: https://vcc-dev.github.io/vcc/submit.html.md"""
 
 # %% ../nbs/07_submit.ipynb #0ed501a8
 from __future__ import annotations
-import os, re, sys, json, math, socket, errno, warnings, shutil, contextlib, hashlib, tarfile, tempfile, subprocess, importlib.metadata
+import os, re, sys, json, math, errno, warnings, shutil, contextlib, hashlib, tarfile, tempfile, subprocess, importlib.metadata
 from datetime import datetime, timezone
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp, anndata as ad, h5py
 from tqdm.auto import tqdm
 from .data import (PERT_COL, CONTROL_LABEL, CELL_CAPS, DataError, ChallengeFolder, read_gene_names, read_pert_counts,
-                   read_obs_var, iter_X_chunks, write_h5ad_chunked, atomic_path, _umask)
+                   read_obs_var, iter_X_chunks, write_h5ad_chunked, atomic_path)
 from .models import CELL_RULES, PerturbationModel, scale_to_mean
 from .metrics import looks_lognorm
 from .evaluate import exploit_flags, read_run_cv
@@ -21,11 +21,13 @@ from .train import load_run, read_run_config, run_state, run_data
 # %% auto #0
 __all__ = ['BLOCKING_FLAGS', 'PREP_RSS_PER_BYTE', 'plan_cells', 'control_rows', 'iter_prediction', 'write_prediction',
            'disk_needed', 'check_prediction', 'prediction_flags', 'disk_is_full', 'run_prep', 'available_memory',
-           'choose_packer', 'model_config', 'stale_temporaries', 'make_submission', 'run_folder_data', 'submit_run']
+           'choose_packer', 'model_config', 'make_submission', 'run_folder_data', 'submit_run']
 
 # %% ../nbs/07_submit.ipynb #e2fd1247
 # The `.vcc` container of both editions (reading, writing, checking) lives in `vcc.vccfile`; a submission uses it.
 from .vccfile import SubmissionError, VCC_MEMBERS, check_vcc, pack_vcc, unpack_vcc, read_vcc, vcc_h5ad_sha256, sha256_file, _need_tools
+# the version folder (built in a temporary folder owned by this process, renamed into place) is shared with the 2026 submitter
+from .vccfile import version_folder, check_version, stale_temporaries
 
 # %% ../nbs/07_submit.ipynb #cf1cf5d6
 def plan_cells(pert_counts:pd.DataFrame, # target_gene, n_cells (a `pert_counts_*.csv`)
@@ -246,7 +248,7 @@ def run_prep(h5ad, # the checked prediction
     res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, 'TMPDIR': str(where)})
     if res.returncode != 0 or not out.exists():   # prep exits 0 when its tar fails, so the missing file is the sign
         out.unlink(missing_ok=True)
-        if disk_is_full(where, f'{res.stdout}\n{res.stderr}', Path(h5ad).stat().st_size):
+        if disk_is_full(where, f'{res.stdout}\n{res.stderr}', Path(h5ad).stat().st_size if Path(h5ad).is_file() else 0):
             raise SubmissionError(where, 'the disk is full: cell-eval prep could not write its copy of the prediction and the .vcc (no space left on device)',
                                   'free space on that disk (df -h shows it), or pass --root a folder on a disk with room')
         tail = (res.stderr or res.stdout).strip().splitlines()[-3:]
@@ -291,13 +293,6 @@ def model_config(model) -> dict:
     return dict(name=getattr(model, 'name', type(model).__name__), cls=f'{type(model).__module__}.{type(model).__qualname__}',
                 params=json.loads(json.dumps(params, default=_jsonable)), repr=repr(model))
 
-def _check_version(version, root):
-    if not isinstance(version, str) or not re.fullmatch(r'[A-Za-z0-9][A-Za-z0-9._-]*', version):
-        raise SubmissionError(Path(root)/str(version), 'a version name is letters, digits, ".", "_" and "-", starting with a letter or digit', 'use e.g. --version v1 or --version 2025-08-01_linear')
-    final = Path(root)/version
-    if final.exists(): raise SubmissionError(final, 'this version exists, and a version is never overwritten', 'choose a new --version name')
-    return final
-
 def _strict_json(x):
     "`x` with every NaN or infinite float as None, so `json.dumps(allow_nan=False)` writes strict JSON."
     if isinstance(x, float): return x if math.isfinite(x) else None
@@ -309,31 +304,6 @@ def _relative(path, start) -> str:
     "`path` relative to `start` (a manifest holds no absolute paths: it travels with its folder)."
     try: return os.path.relpath(Path(path).absolute(), Path(start).absolute())
     except ValueError: return Path(path).name  # another drive: the name alone
-
-# %% ../nbs/07_submit.ipynb #3dc94037
-_OWNER = '.owner.json'
-
-def _alive(pid:int) -> bool:
-    try: os.kill(pid, 0)
-    except ProcessLookupError: return False
-    except PermissionError: return True
-    return True
-
-def stale_temporaries(root, # where version folders live
-                      clean:bool=True) -> list[tuple[Path, str]]:
-    "The hidden temporary folders of submits that were killed under `root`, each with what became of it (removed, or why it was left)."
-    out = []
-    for d in sorted(Path(root).glob('.*.tmp')) if Path(root).is_dir() else []:
-        if not d.is_dir(): continue
-        try: owner = json.loads((d/_OWNER).read_text())
-        except (OSError, ValueError): owner = None
-        if owner is None: out.append((d, 'left: no owner record (from an older vcc, or still being made); remove it if no vcc submit is running')); continue
-        if owner.get('host') != socket.gethostname(): out.append((d, f"left: made on {owner.get('host')}; remove it if no vcc submit runs there")); continue
-        if _alive(int(owner.get('pid', -1))): continue  # a submit running now
-        if clean:
-            shutil.rmtree(d, ignore_errors=True); out.append((d, f"removed: the temporary folder of a killed vcc submit (process {owner.get('pid')})"))
-        else: out.append((d, f"stale: the temporary folder of a killed vcc submit (process {owner.get('pid')})"))
-    return out
 
 # %% ../nbs/07_submit.ipynb #714a1153
 def make_submission(model, # a fitted `PerturbationModel`
@@ -357,22 +327,15 @@ def make_submission(model, # a fitted `PerturbationModel`
     if not hasattr(model, 'train_'): raise SubmissionError(f'<{type(model).__name__}>', 'the model is not fitted', 'call model.fit(TrainingSet...) first')
     if model.train_.controls.n_obs == 0:
         raise SubmissionError(f'<{type(model).__name__}>', 'the model holds no control cells, and a submission needs the real controls', 'train again without --max-controls 0 (keep at least 1; leave it out to keep all)')
-    root = Path(root); final = _check_version(version, root)
+    root = Path(root); final = check_version(root, version)   # before reading anything: a taken name fails at once
     cf = ChallengeFolder(Path(folder))
     genes = read_gene_names(cf.gene_names)
     pc = read_pert_counts(cf.pert_counts(split), genes)
     cap = CELL_CAPS[split]
     plan = plan_cells(pc, model.train_.controls.n_obs, cap)
-    try: root.mkdir(parents=True, exist_ok=True)
-    except OSError as e: raise SubmissionError(root, f'cannot be made ({e.strerror})', 'pass --root a folder you can write to') from None
-    if not os.access(root, os.W_OK | os.X_OK): raise SubmissionError(root, 'is read-only', 'pass --root a folder you can write to')
-    for d, what in stale_temporaries(root): warnings.warn(f'{d}: {what}')
-    need, free = disk_needed(model, plan, rule), shutil.disk_usage(root).free
-    if need > free: raise SubmissionError(root, f'about {need / 2**30:.1f} GB of disk needed, {free / 2**30:.1f} GB free', f'free space on {root}, or pass --root a folder on another disk')
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{version}.', suffix='.tmp', dir=root))
-    try:
-        tmp.chmod(0o777 & ~_umask())
-        (tmp/_OWNER).write_text(json.dumps(dict(pid=os.getpid(), host=socket.gethostname())))  # so the next submit can tell a killed one's leftovers
+    with version_folder(root, version) as tmp:
+        need, free = disk_needed(model, plan, rule), shutil.disk_usage(root).free
+        if need > free: raise SubmissionError(root, f'about {need / 2**30:.1f} GB of disk needed, {free / 2**30:.1f} GB free', f'free space on {root}, or pass --root a folder on another disk')
         h5 = write_prediction(model, plan, tmp/'prediction.h5ad', genes, seed=seed, rule=rule, progress=progress)
         summary = check_prediction(h5, genes, pc, cap, plan)
         keep = control_rows(model.train_.controls.n_obs, int(plan.n_cells.iloc[-1]), seed)
@@ -402,15 +365,6 @@ def make_submission(model, # a fitted `PerturbationModel`
         manifest = _strict_json(json.loads(json.dumps(manifest, default=_jsonable)))  # strict JSON: NaN and Inf become null
         (tmp/'manifest.json').write_text(json.dumps(manifest, indent=2, allow_nan=False) + '\n')
         if not keep_h5ad: h5.unlink()
-        (tmp/_OWNER).unlink()
-        if final.exists(): raise SubmissionError(final, 'this version appeared while it was being built, and a version is never overwritten', 'choose a new version name')
-        os.replace(tmp, final)
-    except SubmissionError as e:  # name the file as the user knows it, not the temporary folder that is gone
-        if Path(str(e.path)) == tmp: raise SubmissionError(root, e.problem, e.fix + ' (nothing was kept)') from None
-        if tmp in Path(str(e.path)).parents: raise SubmissionError(final/Path(str(e.path)).relative_to(tmp), e.problem, e.fix + ' (nothing was kept)') from None
-        raise
-    finally:
-        if tmp.exists(): shutil.rmtree(tmp)
     return final
 
 # %% ../nbs/07_submit.ipynb #89fb55ec

@@ -6,7 +6,7 @@ Docs: https://vcc-dev.github.io/vcc/vccfile.html.md"""
 
 # %% ../nbs/05b_vccfile.ipynb #d476b82f
 from __future__ import annotations
-import os, re, sys, json, shutil, hashlib, tarfile, tempfile, subprocess, contextlib
+import os, re, sys, json, socket, shutil, hashlib, tarfile, tempfile, subprocess, contextlib, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp, anndata as ad, h5py
 from .schema import PERT_COL
@@ -16,8 +16,8 @@ from .data import DataError, atomic_path, _umask
 __all__ = ['VCC_MEMBERS', 'CLI_VERSION', 'META_MEMBER', 'PRED_MEMBER', 'VCC_MEMBERS_2026', 'META_SCHEMA', 'ZSTD_LEVEL',
            'ZSTD_MAX_WORKERS', 'CONTEXT_COL', 'VCC_CLI_ENV', 'SubmissionError', 'pack_vcc', 'sha256_file',
            'perts_fingerprint', 'zstd_compress', 'write_vcc_2026', 'read_vcc_meta', 'vcc_edition', 'check_vcc',
-           'vcc_h5ad_sha256', 'unpack_vcc', 'read_vcc', 'version_folder', 'vcc_cli_path', 'vcc_cli_prep',
-           'verify_vcc_2026']
+           'vcc_h5ad_sha256', 'unpack_vcc', 'read_vcc', 'stale_temporaries', 'check_version', 'version_folder',
+           'vcc_cli_path', 'vcc_cli_prep', 'verify_vcc_2026']
 
 # %% ../nbs/05b_vccfile.ipynb #a57db200
 class SubmissionError(DataError):
@@ -261,24 +261,60 @@ def read_vcc(path, # a `.vcc` of either edition
     with tempfile.TemporaryDirectory(dir=tmp_dir) as d: return ad.read_h5ad(unpack_vcc(path, Path(d)/'pred.h5ad'))
 
 # %% ../nbs/05b_vccfile.ipynb #58dc8540
+_OWNER = '.owner.json'   # in a version's temporary folder while it is built: which process builds it
+
+def _alive(pid:int) -> bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True
+    return True
+
+def stale_temporaries(root, # where version folders live
+                      clean:bool=True) -> list[tuple[Path, str]]:
+    "The hidden temporary folders of submits that were killed under `root`, each with what became of it (removed, or why it was left)."
+    out = []
+    for d in sorted(Path(root).glob('.*.tmp')) if Path(root).is_dir() else []:
+        if not d.is_dir(): continue
+        try: owner = json.loads((d/_OWNER).read_text())
+        except (OSError, ValueError): owner = None
+        if owner is None: out.append((d, 'left: no owner record (from an older vcc, or still being made); remove it if no vcc submit is running')); continue
+        if owner.get('host') != socket.gethostname(): out.append((d, f"left: made on {owner.get('host')}; remove it if no vcc submit runs there")); continue
+        if _alive(int(owner.get('pid', -1))): continue  # a submit running now
+        if clean:
+            shutil.rmtree(d, ignore_errors=True); out.append((d, f"removed: the temporary folder of a killed vcc submit (process {owner.get('pid')})"))
+        else: out.append((d, f"stale: the temporary folder of a killed vcc submit (process {owner.get('pid')})"))
+    return out
+
+def check_version(root, # where version folders live
+                  version:str) -> Path: # the version's name
+    "`root/version` if `version` is a plain name not taken yet, else a `SubmissionError` (checked again when the folder is made)."
+    if not isinstance(version, str) or not re.fullmatch(r'[A-Za-z0-9][A-Za-z0-9._-]*', version):
+        raise SubmissionError(Path(root)/str(version), 'a version name is letters, digits, ".", "_" and "-", starting with a letter or digit', 'use e.g. --version v1 or --version 2026-12-07_linear')
+    final = Path(root)/version
+    if final.exists(): raise SubmissionError(final, 'this version exists, and a version is never overwritten', 'choose a new --version name')
+    return final
+
 @contextlib.contextmanager
 def version_folder(root, # where version folders live, e.g. submissions/
                    version:str): # the version's name: letters, digits, '.', '_', '-'
-    "Yield a temporary folder that becomes `root/version` only if the block succeeds; a version is never overwritten, and errors name the final path."
-    root = Path(root)
-    if not isinstance(version, str) or not re.fullmatch(r'[A-Za-z0-9][A-Za-z0-9._-]*', version):
-        raise SubmissionError(root/str(version), 'a version name is letters, digits, ".", "_" and "-", starting with a letter or digit', 'use e.g. "v1" or "2026-12-07_context-mean"')
-    final = root/version
-    if final.exists(): raise SubmissionError(final, 'this version exists, and a version is never overwritten', 'choose a new version name')
-    root.mkdir(parents=True, exist_ok=True)
+    "Yield a temporary folder (owned by this process) that becomes `root/version` only if the block succeeds; a version is never overwritten, errors name the final path, and killed builds' folders are cleaned first."
+    root = Path(root); final = check_version(root, version)
+    try: root.mkdir(parents=True, exist_ok=True)
+    except OSError as e: raise SubmissionError(root, f'cannot be made ({e.strerror})', 'pass --root a folder you can write to') from None
+    if not os.access(root, os.W_OK | os.X_OK): raise SubmissionError(root, 'is read-only', 'pass --root a folder you can write to')
+    for d, what in stale_temporaries(root): warnings.warn(f'{d}: {what}')
     tmp = Path(tempfile.mkdtemp(prefix=f'.{version}.', suffix='.tmp', dir=root))
     try:
         tmp.chmod(0o777 & ~_umask())
+        (tmp/_OWNER).write_text(json.dumps(dict(pid=os.getpid(), host=socket.gethostname())))  # so the next submit can tell a killed one's leftovers
         yield tmp
-        if final.exists(): raise SubmissionError(final, 'this version appeared while it was being built, and a version is never overwritten', 'choose a new version name')
+        (tmp/_OWNER).unlink()
+        if final.exists(): raise SubmissionError(final, 'this version appeared while it was being built, and a version is never overwritten', 'choose a new --version name')
         os.replace(tmp, final)
     except SubmissionError as e:  # name the file as the user knows it, not the temporary folder that is gone
-        if tmp in Path(str(e.path)).parents: raise SubmissionError(final/Path(str(e.path)).relative_to(tmp), e.problem, e.fix + ' (nothing was kept)') from None
+        where = Path(str(e.path))
+        if where == tmp: raise SubmissionError(root, e.problem, e.fix + ' (nothing was kept)') from None
+        if tmp in where.parents: raise SubmissionError(final/where.relative_to(tmp), e.problem, e.fix + ' (nothing was kept)') from None
         raise
     finally:
         if tmp.exists(): shutil.rmtree(tmp)
