@@ -17,7 +17,8 @@ __all__ = ['CANDIDATES', 'group_log1p_means', 'inner_leaderboard', 'simplex_weig
 
 # %% ../nbs/04a_auto.ipynb #4b6b4b34
 CANDIDATES = {'pert_mean+kd': ('pert_mean', {'knockdown': True}), 'linear': ('linear', {}), 'kernel_ridge': ('kernel_ridge', {}),
-              'knn': ('knn', {}), 'coexpression': ('coexpression', {}), 'coexpression_tuned': ('coexpression_tuned', {}),
+              'kernel_ridge_response': ('kernel_ridge', {'features': 'response'}), 'knn': ('knn', {}), 'knn_both': ('knn', {'features': 'both'}),
+              'coexpression': ('coexpression', {}), 'coexpression_tuned': ('coexpression_tuned', {}),
               'cell_transition_tuned': ('cell_transition_tuned', {})}
 
 # %% ../nbs/04a_auto.ipynb #b3b061f1
