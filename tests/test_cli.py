@@ -43,7 +43,9 @@ USAGE_ERRORS = [(['evaluate', '--folds', '0'], '--folds'), (['evaluate', '--fold
                 (['train', '--max-controls', '-5'], '--max-controls'), (['train', '--max-controls', '0'], '--max-controls'),
                 (['submit', '--run', 'r', '--version', '../v1'], '--version'), (['submit', '--version', 'v1'], '--run'), (['nonsense'], 'COMMAND'),
                 (['score', 'x.h5ad'], '--real'), (['evaluate', '--truth', 'train'], '--truth'),
-                (['train', '--model', 'typo'], '--model'), (['evaluate', '--models', 'linear,typo'], '--models'), (['demo', '--model', 'typo'], '--model')]
+                (['train', '--model', 'typo'], '--model'), (['evaluate', '--models', 'linear,typo'], '--models'), (['demo', '--model', 'typo'], '--model'),
+                (['train', '--model', 'linear', '--rules', 'installed'], '--rules'), (['train', '--resume', 'r', '--rules', '2025'], '--rules'),
+                (['train', '--edition', '2026', '--rules', '2025'], '--rules'), (['train', '--edition', '2026', '--screens', 'k.h5ad:replogle2023'], '--screens'), (['train', '--model', 'auto', '--rules', '2025', '--params', '{"rules": "installed"}'], '--rules')]
 
 @pytest.mark.parametrize('argv,flag', USAGE_ERRORS, ids=[' '.join(a) for a, _ in USAGE_ERRORS])
 def test_usage_errors_exit_2_at_once(argv, flag):
@@ -118,6 +120,20 @@ def test_every_ranked_name_is_accepted_by_train():
     ranked = _ranked_names()
     assert ranked, 'no leaderboard table found'
     assert not {n: w for n, w in ranked.items() if n not in known}, {n: w for n, w in ranked.items() if n not in known}
+
+AUTO_SMALL = {'candidates': {'linear': ['linear', {}], 'pert_mean+kd': ['pert_mean', {'knockdown': True}]}, 'n_folds': 2, 'repeats': 1, 'n_boot': 20}
+
+def test_train_rules_reach_the_model(project, tmp_path):
+    "--rules goes to a model that scores while it trains (auto), is kept in the run's config and used by the model loaded back; 2025 unless told."
+    d, run = project
+    for given, want in ((['--rules', 'installed'], 'installed'), ([], '2025')):
+        code, out, err, _ = vcc('train', '--model', 'auto', '--params', json.dumps(AUTO_SMALL), *given, '--runs', tmp_path/want, cwd=d)
+        assert code == 0, err
+        new = d/re.search(r'^run: (.+)$', out, re.M).group(1)
+        assert json.loads((new/'config.json').read_text())['params']['rules'] == want
+        from vcc.train import load_run
+        assert load_run(new).rules == want
+    assert 'rules' not in json.loads((d/run/'config.json').read_text())['params']   # pert_mean takes none, and gets none
 
 # ---------------------------------------------------------------- data and file problems
 def test_data_problems_one_message(project, tmp_path):
@@ -289,7 +305,7 @@ def test_2026_demo_score_doctor_train_submit_report(vcc_cli, tmp_path):
     assert code == 0, err[-3000:]
     assert 'leave_context_out' in out and 'truth' in out and 'rules: cell-eval2 0.20.0 vcc2026' in out, out
     man = json.loads((tmp_path/'submissions'/'v1'/'manifest.json').read_text())
-    assert man['edition'] == '2026' and man['meta']['n_obs'] == 8 * 200 * 3   # the tiny size's 200 cells per perturbation
+    assert man['edition'] == '2026' and man['meta']['n_obs'] == 8 * 400 * 3   # the challenge's 400 cells per perturbation, whatever the bundle's size
     assert man['vcc_cli']['check'] == 'repack' and 'vcc-cli check: repack' in out
     summary = json.loads((tmp_path/'reports'/'v1'/'summary.json').read_text())
     assert {r['context'] for r in summary['per_context']} == {'A', 'B', 'C', 'T1', 'T2'} and 'pds_cosine' in summary['per_context'][0]
@@ -327,3 +343,32 @@ def test_2026_flags_on_2025_data(project):
     truth = 'data/demo/adata_Validation_truth.h5ad'
     code, out, err, _ = vcc('score', truth, '--real', truth, cwd=d)   # 2025: the rules and the reference they reproduce
     assert code == 0 and 'rules: 2025, reproducing cell-eval 0.6.6 + pdex 0.1.27' in out, out + err
+
+def test_2026_train_on_public_screens(tmp_path):
+    """vcc train --edition 2026 --screens takes several files, each read by the reader of its published layout (detected, or
+    FILE:LAYOUT), written as tests/test_public_screens.py writes them; a file in no known layout, or a public screen given to
+    vcc evaluate (which holds out cells), is one message naming the file, and leaves no run folder."""
+    import anndata as ad
+    from vcc.contexts import BundleFolder
+    from vcc.public_screens import to_layout, write_published
+    b = tmp_path/'bundle'
+    code, out, err, _ = vcc('simulate', '--edition', '2026', '--size', 'tiny', '--out', b)
+    assert code == 0, err
+    cells = ad.read_h5ad(BundleFolder(b).screens)
+    ctx = cells.obs['context'].astype(str).to_numpy()
+    k562, jurkat = tmp_path/'K562_essential_raw_singlecell_01.h5ad', tmp_path/'jurkat_raw_singlecell_01.h5ad'
+    write_published(to_layout(cells[ctx == sorted(set(ctx))[0]], 'replogle2022'), k562, 'replogle2022')
+    write_published(to_layout(cells[ctx == sorted(set(ctx))[1]], 'nadig2025'), jurkat, 'nadig2025')
+    code, out, err, _ = vcc('train', '--edition', '2026', '--data', b, '--model', 'additive', '--screens', k562, f'{jurkat}:nadig2025', '--runs', tmp_path/'runs')
+    assert code == 0, err
+    run = next((tmp_path/'runs').iterdir())
+    read = json.loads((run/'config.json').read_text())['screens']
+    assert [(r['layout'], r['contexts']) for r in read] == [('replogle2022', ['K562']), ('nadig2025', ['Jurkat'])], read
+    odd = tmp_path/'odd.h5ad'
+    ad.AnnData(cells.X[:5], obs={'guide': ['x'] * 5}).write_h5ad(odd)
+    for argv, needle in ((['train', '--screens', k562, odd, '--runs', tmp_path/'runs2'], 'no screen layout vcc knows'),
+                         (['evaluate', '--screens', k562, '--out', tmp_path/'board'], 'public screen (replogle2022 layout)')):
+        code, out, err, _ = vcc(*argv[:1], '--edition', '2026', '--data', b, *argv[1:])
+        assert code == 1 and needle in err and err.count('fix:') == 1, err
+        no_traceback(err)
+    assert not (tmp_path/'runs2').exists() or not any((tmp_path/'runs2').iterdir())

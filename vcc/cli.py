@@ -10,12 +10,13 @@ import argparse, errno, functools, json, os, re, shlex, shutil, sys, tempfile, t
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['DEFAULT_MODEL', 'DEMO_DATA', 'DEMO_DATA_2026', 'DEFAULT_MODEL_2026', 'MODEL_LINES', 'UsageError', 'int_at_least',
-           'json_object', 'plain_name', 'cli_terms', 'error_message', 'check_output', 'stale_temps', 'clean_stale',
-           'edition_of', 'rules_line', 'cmd_simulate', 'cmd_demo', 'cmd_doctor', 'registry_model_lines',
-           'model_lines_source', 'model_names', 'check_model_names', 'cmd_models', 'cmd_train', 'cmd_evaluate',
-           'cmd_score', 'cmd_submit', 'cmd_report', 'simulate_2026', 'doctor_2026', 'demo_2026', 'train_2026',
-           'evaluate_2026_cmd', 'score_2026_cmd', 'submit_2026', 'parser', 'main']
+__all__ = ['DEFAULT_MODEL', 'DEMO_DATA', 'SCREEN_LAYOUTS', 'DEMO_DATA_2026', 'DEFAULT_MODEL_2026', 'MODEL_LINES', 'RULES_MODELS',
+           'UsageError', 'int_at_least', 'json_object', 'screen_spec', 'plain_name', 'cli_terms', 'error_message',
+           'check_output', 'stale_temps', 'clean_stale', 'edition_of', 'rules_line', 'cmd_simulate', 'cmd_demo',
+           'cmd_doctor', 'registry_model_lines', 'registry_rules_models', 'model_lines_source', 'model_names',
+           'check_model_names', 'train_params', 'cmd_models', 'cmd_train', 'cmd_evaluate', 'cmd_score', 'cmd_submit',
+           'cmd_report', 'simulate_2026', 'doctor_2026', 'demo_2026', 'train_2026', 'evaluate_2026_cmd',
+           'score_2026_cmd', 'submit_2026', 'parser', 'main']
 
 # %% ../nbs/08_cli.ipynb #d94a2107
 DEFAULT_MODEL = 'linear'      # the model `vcc train` and `vcc demo` train unless told (`vcc models` lists them all)
@@ -43,6 +44,17 @@ def json_object(text:str) -> dict:
                                          "write an object in single quotes, e.g. '{\"n_components\": 10}'") from None
     if not isinstance(value, dict): raise argparse.ArgumentTypeError(f'{text!r} is JSON but not an object: write {{"name": value, ...}}')
     return value
+
+# the layouts of `vcc.pipeline.SCREEN_LAYOUTS`, spelt here so that a misspelt one answers at parse time (a test keeps them equal)
+SCREEN_LAYOUTS = ('contexts', 'replogle2022', 'nadig2025', 'vcc2025')
+
+def screen_spec(text:str) -> tuple:
+    "An argparse type: a reference-screen file, 'PATH' or 'PATH:LAYOUT' -> (path, layout; None: detected from the file)."
+    path, sep, layout = text.rpartition(':')
+    if not sep or not path or '/' in layout or Path(text).exists(): return Path(text), None
+    if layout not in SCREEN_LAYOUTS:
+        raise argparse.ArgumentTypeError(f"{text!r}: unknown layout {layout!r}; give FILE or FILE:LAYOUT, LAYOUT one of {', '.join(SCREEN_LAYOUTS)} (detected from the file when left out)")
+    return Path(path), layout
 
 def plain_name(text:str) -> str:
     "An argparse type: a version name (letters, digits, '.', '_', '-'; no path)."
@@ -325,6 +337,9 @@ MODEL_LINES = {
     'coexpression_tuned_noguard': 'preset of tuned: model="coexpression", grid={"gain": [1, 1.5, 2, 3], "top": [50, 100, 200, null], "base": ["median", "mean"], "',
 }
 
+# the names whose model takes the scoring rules (`rules`): what `vcc train --rules` applies to, kept equal to `registry_rules_models()`
+RULES_MODELS = ('auto',)
+
 def registry_model_lines() -> dict:
     "Every name `vcc train --model` accepts -> one line on it (registry models, then presets), read from the registry itself."
     from vcc.train import REGISTRY, PRESETS
@@ -333,6 +348,12 @@ def registry_model_lines() -> dict:
     for n, (base, params) in PRESETS.items():
         out[n] = f'preset of {base}: ' + ', '.join(f'{k}={json.dumps(v, default=str)}' for k, v in params.items())[:110]
     return out
+
+def registry_rules_models() -> tuple:
+    "The names (registry and presets) whose model takes `rules`, read from the registry itself."
+    import inspect
+    from vcc.train import REGISTRY, PRESETS, resolve_model
+    return tuple(n for n in dict.fromkeys([*REGISTRY, *PRESETS]) if 'rules' in inspect.signature(REGISTRY[resolve_model(n)[0]]).parameters)
 
 def model_lines_source(lines:dict) -> str:
     "The `MODEL_LINES = {...}` assignment for `lines`, to paste into this notebook when the registry changes."
@@ -351,6 +372,18 @@ def check_model_names(names:list, flag:str) -> list:
         hint = '; '.join(f'{n!r}: did you mean {" or ".join(map(repr, m))}?' for n, m in near.items() if m)
         raise UsageError(f"{flag}: unknown model name{'s' if len(bad) > 1 else ''} {', '.join(map(repr, bad))}" + (f' ({hint})' if hint else '') + '; vcc models lists every name')
     return names
+
+def train_params(model:str, # a name `check_model_names` accepted
+                 params:dict|None, # --params
+                 rules:str|None) -> dict: # --rules, None where not given
+    "The parameters `vcc train` gives the model: the scoring rules for a model that takes them ('2025' unless told); a `UsageError` for --rules elsewhere."
+    params = dict(params or {})
+    if model not in RULES_MODELS:
+        if rules is not None: raise UsageError(f"--rules: {model!r} scores nothing while it trains, so it takes no rule set ({', '.join(RULES_MODELS)} does): drop --rules")
+        return params
+    if rules is not None and params.get('rules', rules) != rules:
+        raise UsageError(f"--rules {rules} and --params rules={params['rules']!r} disagree: give the rules once, with --rules")
+    return {**params, 'rules': rules or params.get('rules', '2025')}
 
 def cmd_models(args) -> int:
     "List every model and preset name `vcc train --model` accepts, one line each."
@@ -372,9 +405,9 @@ def cmd_train(args) -> int:
         return train_2026(args, data26)
     if args.screens is not None: raise UsageError('--screens: 2026 only (the reference screens of vcc train --edition 2026)')
     if args.resume is not None:
-        from vcc.train import resume_run
-        if given := [f for f, v in (('--model', args.model), ('--params', args.params), ('--data', args.data), ('--max-controls', args.max_controls)) if v is not None]:
+        if given := [f for f, v in (('--model', args.model), ('--params', args.params), ('--data', args.data), ('--max-controls', args.max_controls), ('--rules', args.rules)) if v is not None]:
             raise UsageError(f"--resume continues a run with its own settings (its config.json): drop {', '.join(given)}")
+        from vcc.train import resume_run
         check_output(args.resume, '--resume')
         if (args.resume/'checkpoint.pt').exists(): _say('train', f'resuming {args.resume} from its last checkpoint')
         clean_stale(args.resume.parent, 'train')
@@ -382,11 +415,12 @@ def cmd_train(args) -> int:
         print(f'run: {args.resume} (finished)\nnext: vcc evaluate --run {_q(args.resume)}')
         return 0
     args.model = check_model_names([args.model or DEFAULT_MODEL], '--model')[0]   # before any import of the models: a typo answers at once
+    params = train_params(args.model, args.params, args.rules)
     from vcc.train import train_run
     data = _data(args, 'train')
     runs = _prepare_output(args.runs, '--runs', 'train')
     before = _run_folders(runs)
-    try: run = train_run(args.model, args.params or {}, data=str(data), runs_dir=runs, seed=args.seed, max_controls=args.max_controls)
+    try: run = train_run(args.model, params, data=str(data), runs_dir=runs, seed=args.seed, max_controls=args.max_controls)
     except BaseException:   # what this call started: a run that never reached a checkpoint goes, one that did stays (resumable)
         for new in sorted(_run_folders(runs) - before):
             if (new/'checkpoint.pt').exists(): _say('train', f'kept {new}: it has a checkpoint; continue it with vcc train --resume {_q(new)}')
@@ -483,7 +517,8 @@ def cmd_submit(args) -> int:
     if args.edition and args.edition != run_edition:
         raise DataError(args.run, f'a run of the {run_edition} edition, but --edition {args.edition} was given', f'pass --edition {run_edition} (or leave it out)')
     if run_edition == '2026': return submit_2026(args, config)
-    from vcc.submit import submit_run, stale_temporaries
+    from vcc.submit import submit_run
+    from vcc.vccfile import stale_temporaries
     check_output(args.root, '--root', 200 * _MB)
     for tmp, what in stale_temporaries(args.root): _say('submit', f'{tmp}: {what}')   # by owner process: a dead one's is removed
     _say('submit', f'data: {args.data}' if args.data is not None else f'data: {_recorded_data(args.run)} (the folder {args.run.name} was trained on; --data FOLDER for another)')
@@ -592,8 +627,8 @@ def demo_2026(args) -> int:
 
 def train_2026(args, data:Path) -> int:
     "vcc train --edition 2026: fit a transfer model (or auto) on the reference screens into a run folder."
+    _only_2025(args, {'--params': 'params', '--max-controls': 'max_controls', '--resume': 'resume', '--rules': 'rules'}, 'train')
     from vcc.pipeline import models_2026, train_run_2026
-    _only_2025(args, {'--params': 'params', '--max-controls': 'max_controls', '--resume': 'resume'}, 'train')
     model = args.model or DEFAULT_MODEL_2026
     if model not in (names := list(models_2026())): raise UsageError(f"--model: {model!r} is not a 2026 model; use one of {', '.join(names)}")
     runs = _prepare_output(args.runs, '--runs', 'train')
@@ -607,6 +642,19 @@ def train_2026(args, data:Path) -> int:
               + board.round(4).fillna({'score': ''}).to_string() + f"\nchosen: {cfg['chosen']}")
     print(f'run: {run}\nnext: vcc evaluate --run {_q(run)}   (or: vcc submit --run {_q(run)} --version v1)')
     return 0
+
+def _cells_screens(specs:list|None) -> Path|None:
+    "vcc evaluate's --screens: one h5ad of cells in the contexts layout (cross-validation holds out cells, which public-screen statistics lack)."
+    if specs is None: return None
+    from vcc.pipeline import detect_screen_layout
+    from vcc.data import DataError
+    if len(specs) > 1 or specs[0][1] not in (None, 'contexts'):
+        raise UsageError('--screens: vcc evaluate --edition 2026 holds out cells, so it takes one h5ad in the contexts layout (obs target_gene and context); '
+                         'public screens in their layouts go to vcc train --edition 2026 --screens')
+    path = specs[0][0]
+    if path.is_file() and (layout := detect_screen_layout(path)) != 'contexts':
+        raise DataError(path, f'is a public screen ({layout} layout): its statistics hold no cells for vcc evaluate to hold out', 'train on it with vcc train --edition 2026 --screens; cross-validate on an h5ad of cells in the contexts layout')
+    return path
 
 def evaluate_2026_cmd(args, data:Path|None) -> int:
     "vcc evaluate --edition 2026: CV within each reference context and leave-one-context-out, per model, exact 2026 score."
@@ -622,7 +670,7 @@ def evaluate_2026_cmd(args, data:Path|None) -> int:
         where = args.out or args.runs/f'leaderboard2026_{time.strftime("%Y%m%d_%H%M%S")}'
         _prepare_output(where, '--out', 'evaluate')
         if where.exists() and any(where.iterdir()) and not args.overwrite: raise FileExistsError(f'{where} exists and vcc never overwrites silently: pass --overwrite or another --out')
-        cv, board = evaluate_2026(reference_screens(data, args.screens), models, args.folds or 2, seed=args.seed, bundle=data, progress=True)
+        cv, board = evaluate_2026(reference_screens(data, _cells_screens(args.screens)), models, args.folds or 2, seed=args.seed, bundle=data, progress=True)
         where.mkdir(parents=True, exist_ok=True)
         for name, t in (('leaderboard.csv', board), ('cv_results.csv', cv.table), ('cv_per_perturbation.csv', cv.per_perturbation)): t.to_csv(where/name, index=False)
         out, nxt = dict(leaderboard=board, cv=cv), ''
@@ -704,7 +752,10 @@ def parser() -> argparse.ArgumentParser:
     folds = dict(type=int_at_least(2, 'cross-validation needs two folds'), default=5, help='folds of held-out perturbations (default: %(default)s)')
     params = dict(type=json_object, metavar='JSON')
     edition = dict(choices=['2025', '2026'], help='challenge edition (default: detected from the data folder, run or version where there is one, else 2025)')
-    screens = dict(type=Path, help='2026: h5ad of reference screens of other cell lines (raw counts, obs target_gene and context; default: the bundle\'s public/screens.h5ad)')
+    screens = dict(type=screen_spec, nargs='+', metavar='FILE[:LAYOUT]',
+                   help="2026: reference screens of other cell lines, one h5ad or several, each in a published layout (replogle2022, nadig2025, vcc2025) "
+                        "or this project's contexts layout (raw counts, obs target_gene and context); the layout is detected, or named as FILE:LAYOUT "
+                        "(default: the bundle's public/screens.h5ad)")
     folds26 = dict(type=int_at_least(2, 'cross-validation needs two folds'), help='folds of held-out perturbations (default: 5; 2026: 2)')
 
     s = cmd('simulate', cmd_simulate, '--out', 'write a simulated challenge-shaped folder (training, gene names, counts, held-out truth)')
@@ -745,6 +796,8 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument('--seed', **seed)
     t.add_argument('--max-controls', type=int_at_least(1, 'the model needs control cells'), help='cap on control cells kept in memory (default: all)')
     t.add_argument('--resume', type=Path, metavar='RUN', help='continue an interrupted run folder from its last checkpoint to the same result (default: start a new run)')
+    t.add_argument('--rules', choices=['2025', 'installed'], help="the scoring rules of a model that scores while it trains (auto's inner CV): '2025' (the 2025 "
+                   "leaderboard's cell-eval 0.6.6 + pdex 0.1.27) or 'installed' (cell-eval 0.8.2); kept in the run's config (default: 2025)")
 
     e = cmd('evaluate', cmd_evaluate, '--out', 'local leaderboard: held-out-perturbation CV of a run (--run) or of models by name (or --truth), official score')
     e.add_argument('--run', type=Path, help='a run folder: cross-validate its model beside --models, into RUN/cv/, which vcc submit keeps (default: none, models by name)')

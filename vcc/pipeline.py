@@ -17,9 +17,10 @@ from .submit import submit_run
 from .report import write_report
 
 # %% auto #0
-__all__ = ['REPORT_2026_NOTEBOOK', 'SIZES_2026', 'next_version', 'run_pipeline', 'example_version', 'sizes_2026', 'models_2026',
-           'reference_screens', 'train_run_2026', 'read_run_2026', 'atomic_folder', 'evaluate_2026',
-           'evaluate_run_2026', 'submit_run_2026', 'per_context_2026', 'write_report_2026']
+__all__ = ['REPORT_2026_NOTEBOOK', 'SIZES_2026', 'SCREEN_LAYOUTS', 'next_version', 'run_pipeline', 'example_version',
+           'sizes_2026', 'models_2026', 'reference_screens', 'detect_screen_layout', 'read_screens', 'train_run_2026',
+           'read_run_2026', 'atomic_folder', 'evaluate_2026', 'evaluate_run_2026', 'submit_run_2026',
+           'per_context_2026', 'write_report_2026']
 
 # %% ../nbs/07c_pipeline.ipynb #ecc622dc
 def next_version(*roots, prefix:str='v') -> str:
@@ -84,12 +85,51 @@ def reference_screens(bundle, screens=None) -> Path:
                         'pass --screens an h5ad of public screens of other cell lines (raw counts, obs target_gene and context, controls in each)')
     return path
 
+# %% ../nbs/07c_pipeline.ipynb #e1c6d002
+SCREEN_LAYOUTS = ('contexts', 'replogle2022', 'nadig2025', 'vcc2025')  # 'contexts': this project's h5ad of several cell lines (obs target_gene, context)
+
+def detect_screen_layout(path) -> str:
+    "The layout of a reference-screen h5ad, from its obs and var columns; a `DataError` naming the file where none fits."
+    from vcc.data import DataError
+    from vcc.public_screens import read_screen_obs_var
+    obs, var = read_screen_obs_var(path)
+    cols = set(map(str, obs.columns))
+    if {'target_gene', 'context'} <= cols: return 'contexts'
+    if 'target_gene' in cols: return 'vcc2025'
+    if {'gene', 'gene_id'} <= cols and 'gene_name' in var.columns: return 'replogle2022' if 'core_adjusted_UMI_count' in cols else 'nadig2025'
+    raise DataError(path, f"is in no screen layout vcc knows (obs columns: {', '.join(sorted(cols)[:8]) or 'none'})",
+                    f"name its layout (--screens {path}:LAYOUT, LAYOUT one of {', '.join(SCREEN_LAYOUTS)}), or relabel it with vcc.data.read_perturb_seq")
+
+def read_screens(screens:list, # (path, layout) pairs; layout None: detected
+                 genes) -> tuple[dict, list]: # the gene list to map every screen onto (the bundle's)
+    "(`{context: ScreenStats}`, what was read: path, layout and contexts of each file) of reference-screen files, each by its layout's reader."
+    import anndata as ad
+    from vcc.data import DataError
+    from vcc.public_screens import adata_stats, stream_screen
+    stats, source, record = {}, {}, []
+    for path, layout in screens:
+        path = Path(path)
+        if not path.is_file(): raise DataError(path, 'no such file', 'pass --screens the h5ad files of the reference screens')
+        if layout is not None and layout not in SCREEN_LAYOUTS: raise DataError(path, f'unknown layout {layout!r}', f"use one of {', '.join(SCREEN_LAYOUTS)}")
+        layout = layout or detect_screen_layout(path)
+        if layout == 'contexts':
+            cells = ad.read_h5ad(path)
+            ctx = cells.obs['context'].astype(str).to_numpy()
+            got = {c: adata_stats(cells[ctx == c], c, genes=genes) for c in sorted(set(ctx))}
+        else: st = stream_screen(path, layout, genes=genes); got = {st.context: st}
+        for c in got:
+            if c in stats: raise DataError(path, f'holds cell line {c!r}, as {source[c]} does', "pass each cell line once (a public screen's cell line comes from its file name)")
+            source[c] = path
+        stats |= got
+        record.append(dict(path=str(path.absolute()), layout=layout, contexts=sorted(got)))
+    return stats, record
+
 # %% ../nbs/07c_pipeline.ipynb #ed3aaa80
 def _stamp() -> str: return datetime.now(timezone.utc).strftime('%Y%m%d_%H%M%S')
 
 def train_run_2026(model:str, # a name of `models_2026()`, e.g. 'auto'
                    bundle, # the controls bundle of the contexts to predict
-                   runs='runs', screens=None, # reference screens (default: the bundle's `public/screens.h5ad`)
+                   runs='runs', screens=None, # an h5ad of reference contexts, or a list of (path, layout) pairs (`read_screens`); default: the bundle's `public/screens.h5ad`
                    seed:int=0) -> Path:
     "Fit a 2026 transfer model on the reference screens into a new run folder `runs/<model>_2026_<stamp>/` (config.json, model.pkl; auto's choices in auto_choices.csv)."
     import anndata as ad
@@ -97,13 +137,22 @@ def train_run_2026(model:str, # a name of `models_2026()`, e.g. 'auto'
     factories = models_2026()
     if model not in factories: raise ValueError(f'model={model!r}: use one of {list(factories)}')
     validate_bundle(bundle)
-    path = reference_screens(bundle, screens)
+    if isinstance(screens, (list, tuple)) and len(screens) == 1 and screens[0][1] in (None, 'contexts') and Path(screens[0][0]).is_file() and detect_screen_layout(screens[0][0]) == 'contexts':
+        screens = screens[0][0]   # one file of several contexts: its cells, as before (auto's leave-one-context-out, evaluate)
     fitted = factories[model]() if model != 'auto' else factories[model](seed=seed)
-    fitted.fit(ad.read_h5ad(path))
+    if isinstance(screens, (list, tuple)):   # public screens in their layouts: per-perturbation statistics on the bundle's genes
+        from vcc.contexts import BundleFolder, read_bundle_genes
+        from vcc.data import DataError
+        stats, recorded = read_screens(screens, read_bundle_genes(BundleFolder(Path(bundle)).gene_names))
+        try: fitted.fit(stats)
+        except TypeError as e: raise DataError(Path(screens[0][0]), f'public screens give statistics, not cells: {e}', f"pass --screens one h5ad of cells in the contexts layout, or another --model ({', '.join(m for m in factories if m != model)})") from None
+    else:
+        path = reference_screens(bundle, screens)
+        fitted.fit(ad.read_h5ad(path)); recorded = str(path.absolute())
     runs = Path(runs); runs.mkdir(parents=True, exist_ok=True)
     final = runs/f'{model}_2026_{_stamp()}'
     with atomic_folder(final) as tmp:
-        config = dict(edition='2026', model=model, data=str(Path(bundle).absolute()), screens=str(path.absolute()), seed=seed,
+        config = dict(edition='2026', model=model, data=str(Path(bundle).absolute()), screens=recorded, seed=seed,
                       created_at=datetime.now(timezone.utc).isoformat(timespec='seconds'), repr=repr(fitted))
         if model == 'auto': config['chosen'] = fitted.chosen_; fitted.leaderboard_.to_csv(tmp/'auto_choices.csv', index=False)
         (tmp/'config.json').write_text(json.dumps(config, indent=1) + '\n')
@@ -159,6 +208,9 @@ def evaluate_2026(screens, # reference screens: h5ad path or AnnData (raw counts
 def evaluate_run_2026(run, compare=('context_mean',), n_folds:int=2, cells:int|None=None, seed:int=0, overwrite:bool=False, progress:bool=False) -> dict:
     "`evaluate_2026` of a run's model and `compare` on the run's reference screens (and its bundle's truth if simulated), into `run/cv/`."
     config, model = read_run_2026(run)
+    if not isinstance(config['screens'], str):
+        from vcc.data import DataError
+        raise DataError(run, 'was trained on public screens, whose statistics hold no cells to hold out', 'cross-validate models by name on an h5ad of cells in the contexts layout: vcc evaluate --edition 2026 --screens FILE')
     names = [config['model']] + [m for m in compare if m != config['model']]
     cv, board = evaluate_2026(config['screens'], names, n_folds, cells, seed, bundle=config['data'], fitted={config['model']: model}, progress=progress)
     out = Path(run)/'cv'
