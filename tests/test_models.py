@@ -123,6 +123,17 @@ def test_dispersion(screen):
     assert m.cell_dispersion_ == d and m.predict_cells(pd.DataFrame({PERT_COL: ['x'], 'n_cells': [6]})).n_obs == 306
     with pytest.raises(ValueError, match='cells='): AdjustedModel('linear', dispersion='learned')
 
+def test_family_presets(tmp_path):
+    "The family's presets train by name into a run folder and load back to the same prediction."
+    from vcc.train import PRESETS, train_run, load_run, build_model
+    from vcc.data import simulate
+    small = dict(n_genes=200, n_train=12, n_val=3, n_test=1, n_control=200, cells_per_pert=30, seed=1)
+    tr = TrainingSet.from_adata(simulate(**small).training)
+    for name, features in (('kernel_ridge_response', 'response'), ('knn_both', 'both')):
+        assert build_model(name).features == features
+        run = train_run(name, {}, {'simulate': small}, runs_dir=tmp_path/'runs', seed=0)
+        np.testing.assert_allclose(load_run(run).predict_pseudobulk([tr.perts[0], 'x']), build_model(name).fit(tr).predict_pseudobulk([tr.perts[0], 'x']))
+
 @pytest.mark.parametrize('regime', ['network', 'predictable'])
 def test_regime_oracles(regime):
     "On each further regime the oracle told direction and strength predicts held-out changes better than the perturbation mean."

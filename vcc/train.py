@@ -44,6 +44,9 @@ PRESETS = {'auto': ('auto', {'cells': True}),  # chosen by inner CV on the user'
            'linear_tuned': ('tuned', {'model': 'linear', 'grid': {'n_components': [5, 10, 20], 'ridge': [0.1, 1, 10], 'embedding': ['pca', 'controls']}}),
            'kernel_ridge_tuned': ('tuned', {'model': 'kernel_ridge', 'grid': {'n_components': [10, 20], 'ridge': [0.1, 1, 10], 'bandwidth': [0.25, 0.5, 1]}})}
 PRESETS['coexpression_tuned_noguard'] = ('tuned', {**PRESETS['coexpression_tuned'][1], 'guard_mae': False})  # without the MAE guard
+# the wider family (benchmarks/family_leaderboard.py): the target's features from its response across the training knockdowns
+PRESETS['kernel_ridge_response'] = ('kernel_ridge', {'features': 'response'})
+PRESETS['knn_both'] = ('knn', {'features': 'both'})   # with its control co-expression too
 
 def resolve_model(name:str, params:dict|None=None) -> tuple[str, dict]:
     "(registry name, parameters) of a registry name or a preset (whose parameters `params` update)."
