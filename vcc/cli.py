@@ -335,6 +335,8 @@ MODEL_LINES = {
     'linear_tuned': 'preset of tuned: model="linear", grid={"n_components": [5, 10, 20], "ridge": [0.1, 1, 10], "embedding": ["pca", "controls"]}',
     'kernel_ridge_tuned': 'preset of tuned: model="kernel_ridge", grid={"n_components": [10, 20], "ridge": [0.1, 1, 10], "bandwidth": [0.25, 0.5, 1]}',
     'coexpression_tuned_noguard': 'preset of tuned: model="coexpression", grid={"gain": [1, 1.5, 2, 3], "top": [50, 100, 200, null], "base": ["median", "mean"], "',
+    'kernel_ridge_response': 'preset of kernel_ridge: features="response"',
+    'knn_both': 'preset of knn: features="both"',
 }
 
 # the names whose model takes the scoring rules (`rules`): what `vcc train --rules` applies to, kept equal to `registry_rules_models()`
