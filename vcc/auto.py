@@ -93,7 +93,7 @@ class AutoModel(PerturbationModel):
                  repeats:int|None=None, # K-fold splits (seeds seed, seed + 1, ...); None: enough that ~100 held-out predictions are scored (at most 5)
                  rules:str='2025', # a `vcc.evaluate.SCORING_RULES` name: '2025' or 'installed'
                  choice:str='one_se', # 'one_se': the most even entry within one paired standard error of the best; 'best': the best score
-                 guard_mae:bool=True, # among those, prefer entries no worse than the baseline's MAE
+                 guard_mae:bool=False, # among those, take entries no worse than the baseline's MAE first (off: the official score already prices MAE)
                  stack:int=3, # the pool of blend members: the `stack` best candidates, plus those of `keep`
                  keep:tuple=('linear',), # candidates always in the pool (a strong simple model)
                  steps:tuple=(2, 3), # blend weights in multiples of 1/step (`simplex_weights`)
@@ -203,7 +203,7 @@ class AutoModel(PerturbationModel):
     def _choose(self, board:pd.DataFrame, base_mae:float) -> str:
         """The entry to refit. 'one_se': of the entries within one paired standard error of the best score (the inner folds cannot
         tell them from it), the one spread over the most members (`members`), then the best score; 'best': the best score.
-        With `guard_mae`, entries no worse than the baseline's MAE come first (the official score gives nothing for a worse MAE)."""
+        With `guard_mae`, entries no worse than the baseline's MAE come first."""
         near = board[board.score >= board.score[0] - board.gap_se] if self.choice == 'one_se' else board.iloc[:1]
         if self.guard_mae and (near.mae <= base_mae).any(): near = near[near.mae <= base_mae]
         return near.sort_values(['members', 'score'], ascending=False, kind='stable').model.iloc[0]
