@@ -687,19 +687,7 @@ def score_2026_cmd(args) -> int:
     import pandas as pd
     from vcc.metrics2026 import score_2026, summarise_real_2026
     _only_2025(args, {'--train': 'train'}, 'score')
-    real = args.real
-    if real.is_dir():   # a simulated bundle: its held-out truth and, as the server does, the real controls of each context
-        from vcc.contexts import BundleFolder, find_controls, read_bundle_genes
-        bf = BundleFolder(real)
-        genes = read_bundle_genes(bf.gene_names)
-        parts = {}
-        for ctx, path in find_controls(real).items():
-            if not bf.truth(ctx).exists():
-                from vcc.data import DataError
-                raise DataError(bf.truth(ctx), 'no held-out truth for this context', 'pass --real an h5ad of the real cells (controls included, obs context), or a simulated bundle')
-            parts[f'{ctx}_truth'], parts[f'{ctx}_control'] = ad.read_h5ad(bf.truth(ctx))[:, genes], ad.read_h5ad(path)[:, genes]
-        real = ad.concat(parts, merge='same', index_unique='-')
-    ref = summarise_real_2026(real)
+    ref = summarise_real_2026(args.real)   # a truth file or a simulated bundle; cached until one of its files changes
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for p in args.preds:

@@ -344,7 +344,8 @@ def vcc_cli_prep(h5ad, # the prediction h5ad vcc-cli checks
     if out is not None: cmd += ['-o', str(out)]
     if cells_per_pert is not None: cmd += ['--cells-per-pert', str(cells_per_pert)]
     if expected_gene_dim is not None: cmd += ['--expected-gene-dim', str(expected_gene_dim)]
-    res = subprocess.run([*cmd, *map(str, args)], capture_output=True, text=True)
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}   # a PYTHONPATH naming this project would shadow vcc-cli's own `vcc` package
+    res = subprocess.run([*cmd, *map(str, args)], capture_output=True, text=True, env=env)
     report = {}
     for text in (res.stdout, res.stderr):  # --json reports on stdout, errors on stderr
         try: report = json.loads(text.strip().splitlines()[-1]); break
