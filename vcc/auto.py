@@ -22,9 +22,9 @@ CANDIDATES = {'pert_mean+kd': ('pert_mean', {'knockdown': True}), 'linear': ('li
               'cell_transition_tuned': ('cell_transition_tuned', {})}
 
 # %% ../nbs/04a_auto.ipynb #b3b061f1
-def _metric_rows(name:str, cells:ad.AnnData, real_side, rule:dict) -> pd.DataFrame:
+def _metric_rows(name:str, cells:ad.AnnData, real_side, rule:str) -> pd.DataFrame:
     "One entry's three official metrics per held-out knockdown of a fold."
-    return score_prediction(cells, real_side, **rule)[0][['perturbation'] + VCC_METRICS].assign(model=name)
+    return score_prediction(cells, real_side, rules=rule)[0][['perturbation'] + VCC_METRICS].assign(model=name)
 
 def group_log1p_means(cells:ad.AnnData, # raw counts (in memory or backed), `PERT_COL` in obs
                       rows:np.ndarray|None=None, # increasing row numbers to read (None: all)
@@ -91,7 +91,7 @@ class AutoModel(PerturbationModel):
                  cells=None, # the raw training screen (AnnData, in memory or backed): the held-out knockdowns' real cells are scored
                  n_folds:int=3, # inner folds over the training knockdowns
                  repeats:int|None=None, # K-fold splits (seeds seed, seed + 1, ...); None: enough that ~100 held-out predictions are scored (at most 5)
-                 rules:str='2025', # a `vcc.evaluate.SCORING_RULES` name: '2025' or 'installed'
+                 rules:str='2025', # a `vcc.metrics.SCORING_RULES` name: '2025' or 'installed'
                  choice:str='one_se', # 'one_se': the most even entry within one paired standard error of the best; 'best': the best score
                  guard_mae:bool=False, # among those, take entries no worse than the baseline's MAE first (off: the official score already prices MAE)
                  stack:int=3, # the pool of blend members: the `stack` best candidates, plus those of `keep`
@@ -101,7 +101,7 @@ class AutoModel(PerturbationModel):
                  max_controls:int=2048, # control cells in the inner folds' real and predicted sides
                  n_boot:int=200, # bootstrap samples of the inner leaderboard's intervals and standard errors
                  seed:int=0, progress:bool=False):
-        from vcc.evaluate import SCORING_RULES
+        from vcc.metrics import SCORING_RULES
         if rules not in SCORING_RULES: raise ValueError(f'auto: rules={rules!r} is not a rule set; use one of {list(SCORING_RULES)} (vcc train --rules 2025|installed)')
         if choice not in ('one_se', 'best'): raise ValueError(f"auto: choice={choice!r}; use 'one_se' or 'best'")
         self.candidates, self._cells, self.n_folds, self.repeats, self.rules = candidates, cells, n_folds, repeats, rules
@@ -142,9 +142,8 @@ class AutoModel(PerturbationModel):
 
     def _fit(self, train:TrainingSet):
         from tqdm.auto import tqdm
-        from vcc.evaluate import SCORING_RULES
         if self._cells is None: raise ValueError("auto scores held-out knockdowns on their real cells: give the raw screen (cells=, or build it with vcc.train's build_model('auto', ..., cells))")
-        rule, names = SCORING_RULES[self.rules], list(self.candidates or CANDIDATES)
+        rule, names = self.rules, list(self.candidates or CANDIDATES)
         labels = self._cells.obs[PERT_COL].astype(str).to_numpy()
         rng = np.random.default_rng(self.seed)
         # the controls of every inner fold (capped): raw for the real side, the scorer's log1p for the baseline, the models' for predictions
@@ -160,7 +159,7 @@ class AutoModel(PerturbationModel):
             keep = [p for p in train.perts if p not in set(held)]
             sub, held_rows = train.subset(keep), self._held_rows(labels, held, k)
             real = self._cells[np.sort(np.r_[held_rows, ctrl])]
-            real_side = summarise_real(real.to_memory() if real.isbacked else real, **rule)
+            real_side = summarise_real(real.to_memory() if real.isbacked else real, rules=rule)
             n_of = pd.Series(labels[held_rows]).value_counts(sort=False)
             genes, n_cells = n_of.index.tolist(), n_of.to_numpy(int)
             base = means.loc[keep + [CONTROL_LABEL]].to_numpy().mean(0).astype(np.float32)  # cell-eval's baseline: the mean of the group means

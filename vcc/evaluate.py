@@ -12,16 +12,15 @@ import numpy as np, pandas as pd, scipy.sparse as sp, anndata as ad
 from tqdm.auto import tqdm
 from .data import PERT_COL, CONTROL_LABEL, DataError, ChallengeFolder, read_pert_counts, read_gene_names, atomic_path, write_csv, read_obs_var, iter_X_chunks
 from .vccfile import unpack_vcc
-from .metrics import score_prediction, summarise_real, cell_mean_baseline, combined_score, pseudobulk, normalise_log1p, VCC_METRICS, SCORING_RULES as _RULE_SETS
+from .metrics import score_prediction, summarise_real, cell_mean_baseline, combined_score, pseudobulk, normalise_log1p, VCC_METRICS, SCORING_RULES
 from .models import TrainingSet, ControlModel, PerturbationMeanModel
 from .train import build_model, read_run_config, load_run_data
 
 # %% auto #0
-__all__ = ['BASELINE', 'REPLICATE', 'TRIVIAL_MODELS', 'METRIC_BEST', 'SCORING_RULES', 'RUN_CV_FILES', 'perturbation_folds',
-           'held_out_truth', 'counts_of', 'split_halves', 'replicate_ceiling', 'calibrated_pds', 'scale_between',
-           'exploit_flags', 'pseudobulk_deltas', 'cross_validate', 'evaluate_on_truth', 'leaderboard',
-           'plot_leaderboard', 'markdown_table', 'save_leaderboard', 'save_scores', 'score_files', 'cross_validate_run',
-           'read_run_cv']
+__all__ = ['BASELINE', 'REPLICATE', 'TRIVIAL_MODELS', 'METRIC_BEST', 'RUN_CV_FILES', 'perturbation_folds', 'held_out_truth',
+           'counts_of', 'split_halves', 'replicate_ceiling', 'calibrated_pds', 'scale_between', 'exploit_flags',
+           'pseudobulk_deltas', 'cross_validate', 'evaluate_on_truth', 'leaderboard', 'plot_leaderboard',
+           'markdown_table', 'save_leaderboard', 'save_scores', 'score_files', 'cross_validate_run', 'read_run_cv']
 
 # %% ../nbs/06_evaluate.ipynb #264562ce
 def perturbation_folds(perts:list, n_folds:int=5, seed:int=0) -> list[list[str]]:
@@ -301,10 +300,6 @@ def save_leaderboard(board:pd.DataFrame, folder, overwrite:bool=False) -> dict:
     return paths
 
 # %% ../nbs/06_evaluate.ipynb #56dd7130
-# the rule sets are `vcc.metrics.SCORING_RULES`; this view of them holds each one's scorer settings only (no `reference`), as
-# `score_prediction(**settings)` takes them, for callers that pass them on that way (vcc.auto)
-SCORING_RULES = {name: {k: r[k] for k in ('fdr_scope', 'fold_change_clip')} for name, r in _RULE_SETS.items()}
-
 def _trailing_names(paths) -> list:
     """The shortest trailing part of each path that no other path ends with: `runA/submission.prep.vcc` beside `runB/submission.prep.vcc`,
     `x.h5ad` alone. Paths are made absolute first, so a file in the working folder is told apart by that folder's name."""
@@ -382,7 +377,7 @@ def score_files(preds,            # prediction h5ad paths, `.vcc` files or AnnDa
                 tmp_dir=None,     # where a `.vcc` is unpacked to be read (default: the system's temporary folder)
                 progress:bool=True) -> dict:
     "Each prediction scored against one real screen, whose DE is computed once: {'table': a row each, 'results': name -> (results, agg)}."
-    if rules not in _RULE_SETS: raise ValueError(f'rules={rules!r}: use one of {list(_RULE_SETS)}.')
+    if rules not in SCORING_RULES: raise ValueError(f'rules={rules!r}: use one of {list(SCORING_RULES)}.')
     preds = _prediction_names(preds)
     if not preds: raise ValueError('no predictions given: pass one or more prediction files.')
     if train is not None and BASELINE in preds: raise ValueError(f'{BASELINE!r} names the baseline here: give the prediction another name.')
