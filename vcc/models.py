@@ -591,7 +591,7 @@ class TunedModel(PerturbationModel):
         cand = self.cv_.drop('cell_mean_baseline')
         if self.guard_mae and (cand.mae < self.cv_.loc['cell_mean_baseline', 'mae']).any():
             cand = cand[cand.mae < self.cv_.loc['cell_mean_baseline', 'mae']]
-        self.best_params_ = json.loads(cand.score.idxmax())  # first of equals: the grid's order
+        self.best_params_ = json.loads(cand.score.fillna(-np.inf).idxmax())  # first of equals (or of all, where folds of one knockdown leave PDS undefined): the grid's order
         self.fitted_ = {'best': self.model(**{**self.params, **self.best_params_}).fit(train)}  # `fitted_`: found by vcc.train's pickling
         self.knockdown = self.fitted_['best'].knockdown
 
