@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools, time
 import numpy as np, pandas as pd, anndata as ad, scipy.sparse as sp
 from .data import PERT_COL, CONTROL_LABEL, normalise_counts
-from .metrics import score_prediction, summarise_real, combined_score, VCC_METRICS
+from .metrics import score_prediction, summarise_real, normalised_scores, SCORE_ORDER, VCC_METRICS
 from .models import PerturbationModel, TrainingSet, cells_from_pseudobulk
 
 # %% auto #0
@@ -44,26 +44,31 @@ def group_log1p_means(cells:ad.AnnData, # raw counts (in memory or backed), `PER
     return out
 
 # %% ../nbs/04a_auto.ipynb #3f6cd27e
-def _official(means:pd.Series, base:pd.Series) -> float:
-    return float(combined_score(means[VCC_METRICS], base[VCC_METRICS]).set_index('metric').loc['avg_score', 'x100'])
+def _draw_means(X:np.ndarray, W:np.ndarray) -> np.ndarray:
+    "(draws, metrics) NaN-skipping means of the rows of `X` (rows, metrics), row r counted `W[d, r]` times in draw d."
+    ok = ~np.isnan(X)
+    with np.errstate(divide='ignore', invalid='ignore'): return (W @ np.where(ok, X, 0.0)) / (W @ ok)
 
 def inner_leaderboard(rows:pd.DataFrame, # per-knockdown metrics of every fold (a knockdown may be held out in several repeats)
                       n_boot:int=200, seed:int=0, ci:float=0.95) -> pd.DataFrame:
     """One row per entry: pooled official score (x100) with a bootstrap interval over knockdowns (each drawn with all its repeats),
     its gap to the best entry's score with the paired bootstrap standard error of that gap (same draws for both), and the metric means; best first."""
-    wide = {m: g.set_index(['fold', 'perturbation'])[VCC_METRICS] for m, g in rows.groupby('model', sort=False)}
+    wide = {m: g.set_index(['fold', 'perturbation'])[SCORE_ORDER] for m, g in rows.groupby('model', sort=False)}
     base = wide.pop('cell_mean_baseline')
-    perts = base.index.get_level_values('perturbation')
-    rows_of = [np.flatnonzero(perts == p) for p in pd.unique(perts)]
-    draws = np.random.default_rng(seed).integers(0, len(rows_of), (n_boot, len(rows_of)))
-    boot = [np.concatenate([rows_of[i] for i in d]) for d in draws]
+    codes, uniq = pd.factorize(base.index.get_level_values('perturbation'))
+    draws = np.random.default_rng(seed).integers(0, len(uniq), (n_boot, len(uniq)))
+    W = np.stack([np.bincount(d, minlength=len(uniq)) for d in draws])[:, codes].astype(np.float64)  # times each row is drawn
+    every = np.ones((1, len(codes)))
+    B = base.to_numpy(np.float64)
+    b_all, b_draws = _draw_means(B, every), _draw_means(B, W)
     lo, hi = (1 - ci) / 2 * 100, (1 + ci) / 2 * 100
     out, draws_of = [], {}
     for name, w in wide.items():
-        w = w.reindex(base.index)
-        draws_of[name] = np.array([_official(w.iloc[i].mean(), base.iloc[i].mean()) for i in boot])
-        out.append({'model': name, 'score': _official(w.mean(), base.mean()), 'score_lo': np.percentile(draws_of[name], lo),
-                    'score_hi': np.percentile(draws_of[name], hi), **w.mean().to_dict()})
+        X = w.reindex(base.index).to_numpy(np.float64)
+        draws_of[name] = normalised_scores(_draw_means(X, W), b_draws).mean(-1) * 100
+        out.append({'model': name, 'score': float(normalised_scores(_draw_means(X, every), b_all).mean() * 100),
+                    'score_lo': np.percentile(draws_of[name], lo), 'score_hi': np.percentile(draws_of[name], hi),
+                    **w.reindex(base.index)[VCC_METRICS].mean().to_dict()})
     board = pd.DataFrame(out).sort_values('score', ascending=False, kind='stable').reset_index(drop=True)
     best = draws_of[board.model[0]]
     board.insert(4, 'gap', board.score - board.score[0])
@@ -85,14 +90,14 @@ def effective_members(w) -> float:
 
 # %% ../nbs/04a_auto.ipynb #50839c39
 class AutoModel(PerturbationModel):
-    "The candidate or blend that inner cross-validation over the training knockdowns, scored by the official score, cannot tell from the best and that spreads over the most members."
+    "The candidate or blend that scores best in inner cross-validation over the training knockdowns, scored with the official score."
     name = 'auto'
     def __init__(self, candidates:dict|None=None, # name -> (registry name or preset, params); None: `CANDIDATES`
                  cells=None, # the raw training screen (AnnData, in memory or backed): the held-out knockdowns' real cells are scored
                  n_folds:int=3, # inner folds over the training knockdowns
                  repeats:int|None=None, # K-fold splits (seeds seed, seed + 1, ...); None: enough that ~100 held-out predictions are scored (at most 5)
                  rules:str='2025', # a `vcc.metrics.SCORING_RULES` name: '2025' or 'installed'
-                 choice:str='one_se', # 'one_se': the most even entry within one paired standard error of the best; 'best': the best score
+                 choice:str='best', # 'best': the best inner score; 'one_se': the most even entry within one paired standard error of the best
                  guard_mae:bool=False, # among those, take entries no worse than the baseline's MAE first (off: the official score already prices MAE)
                  stack:int=3, # the pool of blend members: the `stack` best candidates, plus those of `keep`
                  keep:tuple=('linear',), # candidates always in the pool (a strong simple model)
@@ -193,7 +198,7 @@ class AutoModel(PerturbationModel):
         board['fit_seconds'], board['chosen'] = board.model.map(seconds), board.model == best
         board = pd.concat([board, pd.DataFrame([{'model': 'cell_mean_baseline', 'score': 0.0, 'fit_seconds': 0.0, 'chosen': False,
                                                  **rows[rows.model == 'cell_mean_baseline'][VCC_METRICS].mean()}])], ignore_index=True)
-        self.leaderboard_, self.results_, self.choice_ = board, rows, best
+        self.leaderboard_, self.results_, self.choice_, self.entries_ = board, rows, best, weights  # entries_: every entry's member weights
         self.weights_ = weights[best].rename('weight')
         self.fitted_ = {m: self._make(m).fit(train) for m in self.weights_.index}
         self.cv_mae_ = board.set_index('model')['mae']   # the run report's column: the inner-CV MAE of each member
