@@ -535,8 +535,11 @@ def context_metrics(pred:SideSummary, real:SideSummary, genes, control:str=CONTR
 
 def aggregate_2026(per_pert:pd.DataFrame) -> dict[str, float]:
     "A context's six aggregates: means over perturbations (NaN left out), the mse as a ratio of sums."
-    agg = {m: float(per_pert[m].dropna().mean()) if per_pert[m].notna().any() else float('nan')
-           for m in METRICS_2026 if m in per_pert}
+    agg = {}
+    for m in (m for m in METRICS_2026 if m in per_pert):
+        v = per_pert[m].to_numpy(np.float64)
+        v = v[~np.isnan(v)]
+        agg[m] = float(v.mean()) if len(v) else float('nan')
     agg['expr_mse_unbiased_capped_norm'] = ratio_of_sums(per_pert.expr_mse_unbiased_capped, per_pert.expr_distance_unbiased)
     return {m: agg[m] for m in METRICS_2026 if m in agg}
 

@@ -212,11 +212,10 @@ def evaluate_run_2026(run, compare=('context_mean',), n_folds:int=2, cells:int|N
         from vcc.data import DataError
         raise DataError(run, 'was trained on public screens, whose statistics hold no cells to hold out', 'cross-validate models by name on an h5ad of cells in the contexts layout: vcc evaluate --edition 2026 --screens FILE')
     names = [config['model']] + [m for m in compare if m != config['model']]
-    cv, board = evaluate_2026(config['screens'], names, n_folds, cells, seed, bundle=config['data'], fitted={config['model']: model}, progress=progress)
     out = Path(run)/'cv'
-    if out.exists():
-        if not overwrite: raise FileExistsError(f'{out} exists and vcc never overwrites silently: pass --overwrite to replace it')
-        shutil.rmtree(out)
+    if out.exists() and not overwrite: raise FileExistsError(f'{out} exists and vcc never overwrites silently: pass --overwrite to replace it')  # before the work
+    cv, board = evaluate_2026(config['screens'], names, n_folds, cells, seed, bundle=config['data'], fitted={config['model']: model}, progress=progress)
+    if out.exists(): shutil.rmtree(out)
     with atomic_folder(out) as tmp:
         cv.table.to_csv(tmp/'cv_results.csv', index=False); cv.per_perturbation.to_csv(tmp/'cv_per_perturbation.csv', index=False)
         board.to_csv(tmp/'leaderboard.csv', index=False); (tmp/'score.txt').write_text(cv.score + '\n')

@@ -288,13 +288,17 @@ def cross_validate_2026(screens:ad.AnnData, # training contexts: raw counts, `ta
 def summarise_cv_2026(cv:CV2026, score=None, n_boot:int=500, seed:int=0) -> pd.DataFrame:
     "Per CV kind and metric: the mean scaled score s over (context, fold), a 95% bootstrap interval (perturbations resampled within each), and the mean u, baseline b and replicate ceiling r."
     score = score or default_score()
-    rng, rows = np.random.default_rng(seed), []
+    rng, rows, drawn = np.random.default_rng(seed), [], {}
+    def aggregates(kind, context, fold) -> list:  # one group's bootstrap aggregates (every metric), drawn once for all its metrics
+        if (kind, context, fold) not in drawn:
+            pp = cv.per_perturbation
+            per = pp[(pp.kind == kind) & (pp.context == context) & (pp.fold == fold)].reset_index(drop=True)
+            drawn[kind, context, fold] = [score.aggregate(per.iloc[rng.integers(0, len(per), len(per))]) for _ in range(n_boot)]
+        return drawn[kind, context, fold]
     for (kind, metric), t in cv.table.groupby(['kind', 'metric'], sort=False):
         boots = []
         for row in t.itertuples():
-            per = cv.per_perturbation[(cv.per_perturbation.kind == kind) & (cv.per_perturbation.context == row.context) & (cv.per_perturbation.fold == row.fold)].reset_index(drop=True)
-            draws = [score.aggregate(per.iloc[rng.integers(0, len(per), len(per))]).get(metric, np.nan) for _ in range(n_boot)]
-            boots.append([score.scale(metric, u, row.b, row.r) for u in draws])
+            boots.append([score.scale(metric, agg.get(metric, np.nan), row.b, row.r) for agg in aggregates(kind, row.context, row.fold)])
         boots = np.nanmean(np.array(boots, dtype=float), 0) if len(boots) else np.array([np.nan])
         rows.append(dict(kind=kind, metric=metric, s=float(t.s.mean()), s_lo=float(np.nanpercentile(boots, 2.5)), s_hi=float(np.nanpercentile(boots, 97.5)),
                          u=float(t.u.mean()), b=float(t.b.mean()), r=float(t.r.mean()), n_groups=len(t)))
