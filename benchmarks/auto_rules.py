@@ -8,6 +8,11 @@ from the saved tables in seconds (--from).
 
     flock /tmp/vcc_heavy.lock .venv/bin/python benchmarks/auto_rules.py --out runs/auto_rules
     .venv/bin/python benchmarks/auto_rules.py --from runs/auto_rules
+    .venv/bin/python benchmarks/auto_rules.py --from runs/auto_rules --suite runs/leaderboard_suite_d1b --rule best
+
+--suite: a suite leaderboard.py wrote on the same outer folds (--folds, --seed): its per-knockdown rows (which the outer rows
+here reproduce exactly) with auto's replaced by the rule's picks give the suite's table for that rule (score with interval,
+share of the oracle and of the replicate ceiling, MAE, PDS, DES) and the per-metric checks against the peers.
 """
 import argparse, json, time
 from pathlib import Path
@@ -75,6 +80,24 @@ def compare(boards:pd.DataFrame, outer:pd.DataFrame, seed:int=0) -> pd.DataFrame
                              **mine[['mae', 'discrimination_score_l1', 'overlap_at_N']].mean().to_dict(), picks='; '.join(picks.values())))
     return pd.DataFrame(rows)
 
+def with_suite(boards:pd.DataFrame, outer:pd.DataFrame, suite:Path, rule:str, seed:int=0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    "(the suite table with auto's rows the rule's picks, per-metric checks against `leaderboard.PEERS`)."
+    from vcc.evaluate import leaderboard
+    tables = []
+    for data, o in outer.groupby('data', sort=False):
+        res = pd.read_csv(suite/data.replace(':', '_')/'results.csv')
+        b = boards[boards.data == data]
+        picks = {k: rule_pick(g.reset_index(drop=True), rule) for k, g in b.groupby('fold')}
+        mine = pd.concat([o[(o.fold == k) & (o.model == m)] for k, m in picks.items()]).assign(model='auto', flags='')
+        res = pd.concat([res[res.model != 'auto'], mine.drop(columns='data')], ignore_index=True)
+        board = lb.with_shares(leaderboard(res, seed=seed))
+        singles = board[~board.model.isin(['auto', 'replicate', 'cell_mean_baseline', 'pert_mean', *lb.ORACLES])]
+        gap = lb.paired_gap(res, 'auto', singles.model.iloc[0], seed=seed)
+        board['auto_minus_best'] = [f"{gap['gap']:.2f} [{gap['gap_lo']:.2f}, {gap['gap_hi']:.2f}] vs {singles.model.iloc[0]}" if m == 'auto' else '' for m in board.model]
+        tables.append(board.assign(data=data))
+    table = pd.concat(tables, ignore_index=True)
+    return table, lb.metric_checks(table)
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--out', type=Path, help='folder for inner_boards.csv, outer_results.csv and rules.md')
@@ -82,6 +105,8 @@ def main(argv=None):
     p.add_argument('--data', default=','.join(lb.SUITE_DATA))
     p.add_argument('--folds', type=int, default=4)
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--suite', type=Path, help='a folder leaderboard.py --suite wrote on the same outer folds: its table with auto as --rule picks')
+    p.add_argument('--rule', default='best', choices=RULES, help='the rule whose picks are auto in the --suite table (default: %(default)s)')
     p.add_argument('--regime-size', help=f'JSON sizes of the simulated regimes (default {json.dumps(lb.REGIME_SIZE)})')
     a = p.parse_args(argv)
     from vcc.evaluate import markdown_table
@@ -97,5 +122,13 @@ def main(argv=None):
     with pd.option_context('display.width', 250, 'display.max_colwidth', 120):
         print(table.round(3).to_string(index=False))
     print(f"wrote {src/'rules.md'}")
+    if a.suite:
+        suite, checks = with_suite(pd.read_csv(src/'inner_boards.csv'), pd.read_csv(src/'outer_results.csv'), a.suite, a.rule, a.seed)
+        cols = ['data', 'model', 'score', 'score_lo', 'score_hi', 'of_oracle', 'of_ceiling', 'mae', 'discrimination_score_l1', 'overlap_at_N', 'auto_minus_best']
+        (src/f'suite_{a.rule}.md').write_text(markdown_table(suite[cols].rename(columns={'discrimination_score_l1': 'PDS', 'overlap_at_N': 'DES', 'mae': 'MAE'}), digits=3))
+        (src/f'suite_{a.rule}_checks.md').write_text(markdown_table(checks, digits=4))
+        with pd.option_context('display.width', 250, 'display.max_colwidth', 60):
+            print(suite[suite.model == 'auto'][cols].round(3).to_string(index=False)); print(checks.to_string(index=False))
+        print(f"wrote {src/f'suite_{a.rule}.md'}, {src/f'suite_{a.rule}_checks.md'}")
 
 if __name__ == '__main__': main()
