@@ -23,17 +23,16 @@ import leaderboard as lb  # the suite's data sets and paired gap (benchmarks/lea
 def rule_pick(board:pd.DataFrame, rule:str) -> str:
     "The entry a rule takes from one inner board (best first; `gap_se`: paired SE of the gap to the best; `members`: effective members)."
     b = board[board.model != 'cell_mean_baseline'].reset_index(drop=True)
-    near = b[b.score >= b.score[0] - b.gap_se]
-    if rule == 'best': return b.model[0]
+    if rule in ('simplest', 'even', 'best'):  # auto's own choices
+        from vcc.auto import AutoModel
+        return AutoModel(choice=rule)._choose(b, base_mae=float('nan'))
     if rule == 'best_single': return b[b.members < 1.5].model.iloc[0]
-    if rule == 'one_se_even': return near.sort_values(['members', 'score'], ascending=False, kind='stable').model.iloc[0]
-    if rule == 'one_se_fewest': return near.sort_values(['members', 'score'], ascending=[True, False], kind='stable').model.iloc[0]
     if rule == 'blend_if_better':  # the best single unless a blend beats it by more than one paired SE of their difference
         single = b[b.members < 1.5].iloc[0]
         return b.model[0] if b.score[0] - single.score > single.gap_se else single.model
     raise ValueError(rule)
 
-RULES = ('one_se_even', 'best', 'best_single', 'one_se_fewest', 'blend_if_better')
+RULES = ('simplest', 'even', 'best', 'best_single', 'blend_if_better')  # the first three are vcc.auto.AutoModel's choices
 
 def run_data(data:str, a) -> tuple[pd.DataFrame, pd.DataFrame]:
     "(inner boards, outer per-knockdown metrics of every entry) of one data set over its outer folds."
@@ -106,7 +105,7 @@ def main(argv=None):
     p.add_argument('--folds', type=int, default=4)
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--suite', type=Path, help='a folder leaderboard.py --suite wrote on the same outer folds: its table with auto as --rule picks')
-    p.add_argument('--rule', default='best', choices=RULES, help='the rule whose picks are auto in the --suite table (default: %(default)s)')
+    p.add_argument('--rule', default='simplest', choices=RULES, help='the rule whose picks are auto in the --suite table (default: %(default)s)')
     p.add_argument('--regime-size', help=f'JSON sizes of the simulated regimes (default {json.dumps(lb.REGIME_SIZE)})')
     a = p.parse_args(argv)
     from vcc.evaluate import markdown_table

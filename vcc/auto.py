@@ -90,14 +90,14 @@ def effective_members(w) -> float:
 
 # %% ../nbs/04a_auto.ipynb #50839c39
 class AutoModel(PerturbationModel):
-    "The candidate or blend that scores best in inner cross-validation over the training knockdowns, scored with the official score."
+    "The simplest candidate or blend that inner cross-validation over the training knockdowns, scored with the official score, cannot tell from the best."
     name = 'auto'
     def __init__(self, candidates:dict|None=None, # name -> (registry name or preset, params); None: `CANDIDATES`
                  cells=None, # the raw training screen (AnnData, in memory or backed): the held-out knockdowns' real cells are scored
                  n_folds:int=3, # inner folds over the training knockdowns
                  repeats:int|None=None, # K-fold splits (seeds seed, seed + 1, ...); None: enough that ~100 held-out predictions are scored (at most 5)
                  rules:str='2025', # a `vcc.metrics.SCORING_RULES` name: '2025' or 'installed'
-                 choice:str='best', # 'best': the best inner score; 'one_se': the most even entry within one paired standard error of the best
+                 choice:str='simplest', # of the entries within one paired standard error of the best: 'simplest' the fewest members, 'even' the most; 'best': the top entry
                  guard_mae:bool=False, # among those, take entries no worse than the baseline's MAE first (off: the official score already prices MAE)
                  stack:int=3, # the pool of blend members: the `stack` best candidates, plus those of `keep`
                  keep:tuple=('linear',), # candidates always in the pool (a strong simple model)
@@ -108,7 +108,7 @@ class AutoModel(PerturbationModel):
                  seed:int=0, progress:bool=False):
         from vcc.metrics import SCORING_RULES
         if rules not in SCORING_RULES: raise ValueError(f'auto: rules={rules!r} is not a rule set; use one of {list(SCORING_RULES)} (vcc train --rules 2025|installed)')
-        if choice not in ('one_se', 'best'): raise ValueError(f"auto: choice={choice!r}; use 'one_se' or 'best'")
+        if choice not in ('simplest', 'even', 'best'): raise ValueError(f"auto: choice={choice!r}; use 'simplest', 'even' or 'best'")
         self.candidates, self._cells, self.n_folds, self.repeats, self.rules = candidates, cells, n_folds, repeats, rules
         self.choice, self.guard_mae, self.stack, self.keep, self.steps = choice, guard_mae, stack, tuple(keep), tuple(steps)
         self.max_cells, self.max_controls, self.n_boot, self.seed, self.progress = max_cells, max_controls, n_boot, seed, progress
@@ -205,12 +205,12 @@ class AutoModel(PerturbationModel):
         self.cv_mae_[self.name] = self.cv_mae_[best]
 
     def _choose(self, board:pd.DataFrame, base_mae:float) -> str:
-        """The entry to refit. 'one_se': of the entries within one paired standard error of the best score (the inner folds cannot
-        tell them from it), the one spread over the most members (`members`), then the best score; 'best': the best score.
-        With `guard_mae`, entries no worse than the baseline's MAE come first."""
-        near = board[board.score >= board.score[0] - board.gap_se] if self.choice == 'one_se' else board.iloc[:1]
+        """The entry to refit. Of the entries within one paired standard error of the best score (the inner folds cannot tell them
+        from it), 'simplest' takes the one spread over the fewest members (`members`), 'even' the most, then the best score;
+        'best' takes the best score. With `guard_mae`, entries no worse than the baseline's MAE come first."""
+        near = board.iloc[:1] if self.choice == 'best' else board[board.score >= board.score[0] - board.gap_se]
         if self.guard_mae and (near.mae <= base_mae).any(): near = near[near.mae <= base_mae]
-        return near.sort_values(['members', 'score'], ascending=False, kind='stable').model.iloc[0]
+        return near.sort_values(['members', 'score'], ascending=[self.choice == 'simplest', False], kind='stable').model.iloc[0]
 
     def predict_deltas(self, genes):
         "The chosen entry's predicted change: each member's (after its own knockdown rule and floor), weighted."
