@@ -328,6 +328,15 @@ def test_2026_demo_score_doctor_train_submit_report(vcc_cli, tmp_path):
     assert code == 0 and '9,600 cells' in out, err[-3000:]
     code, out, err, _ = vcc('report', '--version', 'v2', cwd=tmp_path)
     assert code == 0 and (tmp_path/'reports'/'v2'/'report.html').exists(), err[-3000:]
+    # two files of one name in two folders are two rows, named as the 2025 scores are; an existing table is refused before the work
+    both = ['score', 'submissions/v1/submission.vcc', 'submissions/v2/submission.vcc', '--real', 'data/demo2026', '--out', 'scores26']
+    code, out, err, _ = vcc(*both, cwd=tmp_path)
+    assert code == 0, err[-3000:]
+    table = (tmp_path/'scores26'/'scores2026.csv').read_text()
+    assert 'v1/submission.vcc' in table and 'v2/submission.vcc' in table, table[:500]
+    t0 = time.time()
+    code, out, err, _ = vcc(*both, cwd=tmp_path)
+    assert code == 1 and 'exists' in err and '--overwrite' in err and time.time() - t0 < 20, err[-2000:]
     code, out, err, _ = vcc('train', '--edition', '2026', '--model', 'linear', cwd=tmp_path)
     assert code == 2 and 'not a 2026 model' in err and 'auto' in err, err
 

@@ -687,10 +687,13 @@ def score_2026_cmd(args) -> int:
     import pandas as pd
     from vcc.metrics2026 import score_2026, summarise_real_2026
     _only_2025(args, {'--train': 'train'}, 'score')
+    from vcc.evaluate import _prediction_names
+    if args.out and (args.out/'scores2026.csv').exists() and not args.overwrite:  # before the work
+        raise FileExistsError(f"{args.out/'scores2026.csv'} exists and vcc never overwrites silently: pass --overwrite")
     ref = summarise_real_2026(args.real)   # a truth file or a simulated bundle; cached until one of its files changes
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for p in args.preds:
+        for name, p in _prediction_names(args.preds).items():  # named as the 2025 scores are: the shortest trailing path that tells files apart
             pred = p
             if p.suffix.lower() == '.vcc':
                 from vcc.vccfile import unpack_vcc
@@ -698,12 +701,11 @@ def score_2026_cmd(args) -> int:
             sc = score_2026(pred, None, reference=ref)
             print(f'\n== {p}: final score {sc.final:.4f} (mean over contexts)')
             _print_contexts(sc.per_metric)
-            rows.append(sc.per_metric.assign(prediction=p.name))
+            rows.append(sc.per_metric.assign(prediction=name))
             if pred is not p: Path(pred).unlink()
     print('\n' + rules_line('2026'))
     if args.out:
         table = pd.concat(rows, ignore_index=True)
-        if (args.out/'scores2026.csv').exists() and not args.overwrite: raise FileExistsError(f"{args.out/'scores2026.csv'} exists and vcc never overwrites silently: pass --overwrite")
         args.out.mkdir(parents=True, exist_ok=True); table.to_csv(args.out/'scores2026.csv', index=False)
         print(f"wrote {args.out/'scores2026.csv'}")
     return 0
