@@ -101,7 +101,8 @@ def test_models_lists_every_name():
     assert dt < 0.5, f'vcc models took {dt:.2f} s'
     listed = {l.split()[0] for l in out.splitlines() if l.strip() and not l.startswith(tuple('0123456789'))}
     assert set(REGISTRY) | set(PRESETS) <= listed, set(REGISTRY) | set(PRESETS) - listed
-    assert re.search(r'^linear\s.*\[default\]$', out, re.M), out
+    from vcc.cli import DEFAULT_MODEL
+    assert DEFAULT_MODEL == 'auto' and re.search(r'^auto\s.*\[default\]$', out, re.M), out
 
 def _ranked_names():
     "Model names in the first column of the leaderboard tables the notebooks and the README show (| model | score | ...)."

@@ -157,7 +157,7 @@ def test_corrupt_run_files(challenge, tmp_path):
 def test_run_moves_with_its_data(challenge, tmp_path):
     "A run trained with a relative --data is evaluated and submitted from another folder, after the project moved."
     here = tmp_path/'project'; here.mkdir(); shutil.copytree(challenge.root, here/'data')
-    assert vcc('train', '--data', 'data', '--runs', 'runs', cwd=here).returncode == 0
+    assert vcc('train', '--model', 'linear', '--data', 'data', '--runs', 'runs', cwd=here).returncode == 0
     moved = tmp_path/'elsewhere'; here.rename(moved)                                          # another machine, another path
     run = runs_in(moved/'runs')[0]
     subs = moved/'subs'; subs.mkdir()

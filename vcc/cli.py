@@ -19,7 +19,7 @@ __all__ = ['DEFAULT_MODEL', 'DEMO_DATA', 'SCREEN_LAYOUTS', 'DEMO_DATA_2026', 'DE
            'score_2026_cmd', 'submit_2026', 'parser', 'main']
 
 # %% ../nbs/08_cli.ipynb #d94a2107
-DEFAULT_MODEL = 'linear'      # the model `vcc train` and `vcc demo` train unless told (`vcc models` lists them all)
+DEFAULT_MODEL = 'auto'        # the model `vcc train` and `vcc demo` train unless told: chosen on the user's screen by inner CV (`vcc models` lists them all)
 DEMO_DATA = Path('data/demo') # the built-in simulated screen: `vcc.data.DEMO_DIR`
 
 # %% ../nbs/08_cli.ipynb #9a1b5fbe
