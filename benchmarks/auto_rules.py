@@ -23,16 +23,17 @@ import leaderboard as lb  # the suite's data sets and paired gap (benchmarks/lea
 def rule_pick(board:pd.DataFrame, rule:str) -> str:
     "The entry a rule takes from one inner board (best first; `gap_se`: paired SE of the gap to the best; `members`: effective members)."
     b = board[board.model != 'cell_mean_baseline'].reset_index(drop=True)
-    if rule in ('simplest', 'even', 'best'):  # auto's own choices
+    if rule.split('+')[0] in ('simplest', 'even', 'best'):  # auto's own choices; '+guard': with guard_mae
         from vcc.auto import AutoModel
-        return AutoModel(choice=rule)._choose(b, base_mae=float('nan'))
+        base_mae = float(board.loc[board.model == 'cell_mean_baseline', 'mae'].iloc[0])
+        return AutoModel(choice=rule.split('+')[0], guard_mae=rule.endswith('+guard'))._choose(b, base_mae=base_mae)
     if rule == 'best_single': return b[b.members < 1.5].model.iloc[0]
     if rule == 'blend_if_better':  # the best single unless a blend beats it by more than one paired SE of their difference
         single = b[b.members < 1.5].iloc[0]
         return b.model[0] if b.score[0] - single.score > single.gap_se else single.model
     raise ValueError(rule)
 
-RULES = ('simplest', 'even', 'best', 'best_single', 'blend_if_better')  # the first three are vcc.auto.AutoModel's choices
+RULES = ('simplest', 'even', 'best', 'simplest+guard', 'best_single', 'blend_if_better')  # the first four are vcc.auto.AutoModel's choices
 
 def run_data(data:str, a) -> tuple[pd.DataFrame, pd.DataFrame]:
     "(inner boards, outer per-knockdown metrics of every entry) of one data set over its outer folds."
