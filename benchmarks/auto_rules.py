@@ -16,7 +16,7 @@ share of the oracle and of the replicate ceiling, MAE, PDS, DES) and the per-met
 """
 import argparse, json, time
 from pathlib import Path
-import numpy as np, pandas as pd
+import pandas as pd
 
 import leaderboard as lb  # the suite's data sets and paired gap (benchmarks/leaderboard.py)
 

@@ -64,11 +64,12 @@ def inner_leaderboard(rows:pd.DataFrame, # per-knockdown metrics of every fold (
     lo, hi = (1 - ci) / 2 * 100, (1 + ci) / 2 * 100
     out, draws_of = [], {}
     for name, w in wide.items():
-        X = w.reindex(base.index).to_numpy(np.float64)
+        w = w.reindex(base.index)
+        X = w.to_numpy(np.float64)
         draws_of[name] = normalised_scores(_draw_means(X, W), b_draws).mean(-1) * 100
         out.append({'model': name, 'score': float(normalised_scores(_draw_means(X, every), b_all).mean() * 100),
                     'score_lo': np.percentile(draws_of[name], lo), 'score_hi': np.percentile(draws_of[name], hi),
-                    **w.reindex(base.index)[VCC_METRICS].mean().to_dict()})
+                    **w[VCC_METRICS].mean().to_dict()})
     board = pd.DataFrame(out).sort_values('score', ascending=False, kind='stable').reset_index(drop=True)
     best = draws_of[board.model[0]]
     board.insert(4, 'gap', board.score - board.score[0])

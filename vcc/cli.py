@@ -683,7 +683,6 @@ def evaluate_2026_cmd(args, data:Path|None) -> int:
 
 def score_2026_cmd(args) -> int:
     "vcc score --edition 2026: each prediction (h5ad or .vcc, raw counts) against the real cells per context: the six metrics, u, b, r, s."
-    import anndata as ad
     import pandas as pd
     from vcc.metrics2026 import score_2026, summarise_real_2026
     _only_2025(args, {'--train': 'train'}, 'score')
