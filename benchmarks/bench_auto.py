@@ -15,9 +15,17 @@ measurement; the per-candidate inner-CV seconds say where the time goes.
     flock /tmp/vcc_heavy.lock .venv/bin/python benchmarks/bench_auto.py --scales 0.035,0.07 --json /tmp/auto.json
     .venv/bin/python benchmarks/bench_auto.py --from-json /tmp/auto.json                    # the table again, no measuring
 
+--file FOLDER measures instead what a user runs at full size, no extrapolation: `vcc train --model auto` on a challenge
+folder on disk (`benchmarks/bench_data.py` writes the full-size data/bench/full), and as the peer `vcc train --model
+linear`, each in its own process (wall time and the process's peak RSS, from the kernel), runs into a temporary folder:
+
+    .venv/bin/python benchmarks/bench_data.py --fresh                                       # writes data/bench/full (about 8 min)
+    flock /tmp/vcc_heavy.lock .venv/bin/python benchmarks/bench_auto.py --file data/bench/full --json runs/bench_auto_full.json
+
 Prints a table; asserts nothing.
 """
-import argparse, json, subprocess, sys, time
+import argparse, csv, json, os, re, subprocess, sys, tempfile, time
+from pathlib import Path
 import numpy as np
 
 FULL = dict(n_genes=18_080, n_train=150, n_control=38_176, n_train_cells=221_273)
@@ -50,15 +58,45 @@ def one(scale:float, seed:int=0) -> dict:
                 rss_gb=round(peak, 2), added_gb=round(peak - before, 2), choice=auto.choice_,
                 inner_s={m: round(float(s), 1) for m, s in zip(auto.leaderboard_.model, auto.leaderboard_.fit_seconds) if not m.startswith('blend(')})
 
+def train_cost(folder:Path, model:str) -> dict:
+    "Wall time and peak RSS of `vcc train --model <model> --data <folder>` in its own process (the run goes to a temporary folder)."
+    vcc = Path(sys.executable).parent/'vcc'
+    with tempfile.TemporaryDirectory(dir=Path(__file__).resolve().parents[1]/'runs') as runs:
+        t = time.perf_counter()
+        proc = subprocess.Popen([str(vcc), 'train', '--model', model, '--data', str(folder), '--runs', runs], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t
+        if status: sys.exit(f'vcc train --model {model} failed:\n{out[-3000:]}')
+        run = next(Path(runs).iterdir())
+        found = re.search(r'chosen by inner cross-validation: `([^`]*)`', (run/'report.md').read_text())
+        choice = found.group(1) if found else model
+        board = run/'auto_leaderboard.csv'  # where auto's time went: each single candidate's inner-CV seconds
+        inner = ({r['model']: round(float(r['fit_seconds']), 1) for r in csv.DictReader(board.open()) if not r['model'].startswith('blend(') and r['fit_seconds']}
+                 if board.exists() else {})
+    return dict(model=model, wall_s=round(wall, 1), rss_gb=round(usage.ru_maxrss / 2**20, 2), choice=choice, inner_s=inner, log_tail=out[-600:])
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--scales', default='0.035,0.07,0.14', help='comma-separated shares of the full size')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--json', help='also write the rows here')
     p.add_argument('--from-json', help='print the table and extrapolation of rows saved by --json (no measuring)')
+    p.add_argument('--file', type=Path, help='a challenge folder on disk: time vcc train --model auto and --model linear on it (no extrapolation)')
     p.add_argument('--one', type=float, help=argparse.SUPPRESS)  # a child process: measure this scale, print JSON
     a = p.parse_args(argv)
     if a.one is not None: print(json.dumps(one(a.one, a.seed))); return
+    if a.file:
+        rows = []
+        for m in ('linear', 'auto'):
+            rows.append(train_cost(a.file, m)); print(json.dumps({k: v for k, v in rows[-1].items() if k != 'log_tail'}), flush=True)
+        print(rows[-1]['log_tail'])
+        print(f"\n{'vcc train --model':>18} {'wall s':>8} {'peak RSS GB':>12}  choice   (data: {a.file})")
+        for r in rows: print(f"{r['model']:>18} {r['wall_s']:8.1f} {r['rss_gb']:12.2f}  {r['choice']}")
+        print(f"auto / linear: {rows[1]['wall_s'] / rows[0]['wall_s']:.1f}x the time, {rows[1]['rss_gb'] / rows[0]['rss_gb']:.1f}x the memory")
+        if rows[1]['inner_s']: print('inner-CV seconds by candidate (fits, predictions, cells and scores): ' + ', '.join(f'{m} {v}' for m, v in rows[1]['inner_s'].items()))
+        if a.json: Path(a.json).write_text(json.dumps(rows, indent=1))
+        return
     rows = json.loads(open(a.from_json).read()) if a.from_json else []
     for s in ([] if a.from_json else map(float, a.scales.split(','))):
         out = subprocess.run([sys.executable, __file__, '--one', str(s), '--seed', str(a.seed)], capture_output=True, text=True)

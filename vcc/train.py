@@ -10,7 +10,7 @@ import io, json, os, errno, importlib.metadata, shutil, signal, threading, conte
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp, anndata as ad
 import vcc
-from .data import simulate, TRAINING_FILE, PERT_COL, MAX_CHUNK_NNZ, DataError, atomic_path, read_obs_var, check_obs_var, check_raw_counts
+from .data import simulate, TRAINING_FILE, PERT_COL, MAX_CHUNK_NNZ, DataError, atomic_path, read_obs_var, check_obs_var, check_raw_counts, open_h5ad
 from .models import (TrainingSet, PerturbationModel, CellMeanBaseline, ControlModel, PerturbationMeanModel, LinearModel,
                         KernelRidgeModel, KNNModel, GeneSubsetModel, CellTransitionModel, EnsembleModel,
                         CoexpressionModel, TunedModel)
@@ -122,8 +122,14 @@ def check_training(adata:ad.AnnData|None=None, # the screen in memory, or None t
     check_obs_var(obs, var_names, name, required=(PERT_COL,))
     if adata is not None and adata.n_vars == 0: raise DataError(name, 'has no genes', 'train on the challenge training file')
 
+def _rows_on_disk(path) -> bool:
+    "Whether an h5ad's counts can be read row by row from disk (CSR or dense `X`; not CSC)."
+    with open_h5ad(path) as f: return f['X'].attrs.get('encoding-type', 'array') in ('csr_matrix', 'array')
+
 def load_training(data, # h5ad path, challenge folder, {'simulate': kwargs} or an AnnData
-                  max_controls:int|None=None, seed:int=0, totals_key:str|None=None) -> tuple:
+                  max_controls:int|None=None, seed:int=0, totals_key:str|None=None,
+                  backed:bool=False, # a file: open it backed (models read the rows they need) and stream the statistics, never holding every count
+                 ) -> tuple:
     "(raw AnnData, `TrainingSet`) of a data spec, checked (`check_training`) before the counts are read."
     if isinstance(data, dict) and 'simulate' in data: adata = simulate(**data['simulate']).training
     elif isinstance(data, ad.AnnData): adata = data
@@ -132,8 +138,12 @@ def load_training(data, # h5ad path, challenge folder, {'simulate': kwargs} or a
         if not p.exists():
             raise DataError(p, 'file not found', f'point --data at a challenge folder (holding {TRAINING_FILE}) or at a training .h5ad')
         check_training(path=p)   # labels and genes from obs/var alone: seconds, before gigabytes of counts are read
-        try: adata = ad.read_h5ad(p)
+        backed = backed and _rows_on_disk(p)
+        try: adata = ad.read_h5ad(p, backed='r' if backed else None)
         except Exception as e: raise DataError(p, f'cannot be read as an h5ad ({type(e).__name__}: {e})', 'download or generate the file again') from None
+        if backed:  # the full screen's counts need not fit in memory: the statistics stream them, checking every value (`cell_totals`)
+            check_training(adata, p)
+            return adata, TrainingSet.from_adata(p, max_controls=max_controls, seed=seed, totals_key=totals_key)
         values = adata.X.data if sp.issparse(adata.X) else np.asarray(adata.X).reshape(-1)
         for i in range(0, len(values), MAX_CHUNK_NNZ): check_raw_counts(values[i:i + MAX_CHUNK_NNZ], p, 'X')  # named by its file; bounded temporaries
     check_training(adata, None if isinstance(data, (dict, ad.AnnData)) else training_path(data))
@@ -316,7 +326,7 @@ def train_run(model_name:str, # a key of `REGISTRY` or `PRESETS`
     "Check the parameters and the data, then train a model into a new run folder (config, checkpoints, history, state, report); returns the folder."
     check_params(model_name, config); check_run_settings(seed, max_controls, checkpoint_every)
     _check_runs_dir(runs_dir)
-    adata, train = load_training(data, max_controls, seed, totals_key)   # every data check, before anything is made
+    adata, train = load_training(data, max_controls, seed, totals_key, backed=True)   # every data check, before anything is made
     run = _new_run_dir(runs_dir, model_name)
     try:
         if isinstance(data, ad.AnnData): data.write_h5ad(run/'training.h5ad'); spec = 'training.h5ad'
@@ -347,10 +357,10 @@ def read_run_config(run) -> dict:
     cfg.setdefault('max_controls', None); cfg.setdefault('totals_key', None); cfg.setdefault('checkpoint_every', 1)
     return cfg
 
-def load_run_data(run, cfg:dict|None=None) -> tuple:
-    "(raw AnnData, `TrainingSet`) of the data a run was trained on, as its config says."
+def load_run_data(run, cfg:dict|None=None, backed:bool=True) -> tuple:
+    "(raw AnnData, `TrainingSet`) of the data a run was trained on, as its config says (a file opened `backed`, as `train_run` does)."
     run = Path(run); cfg = cfg or read_run_config(run)
-    return load_training(run_data(run, cfg), cfg['max_controls'], cfg['seed'], cfg['totals_key'])
+    return load_training(run_data(run, cfg), cfg['max_controls'], cfg['seed'], cfg['totals_key'], backed=backed)
 
 def _read_checkpoint(run:Path) -> dict:
     path = run/'checkpoint.pt'
