@@ -6,13 +6,13 @@ Docs: https://vcc-dev.github.io/vcc/evaluate.html.md"""
 
 # %% ../nbs/06_evaluate.ipynb #849a8623
 from __future__ import annotations
-import functools, os, tempfile
+import functools, os, tempfile, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp, anndata as ad
 from tqdm.auto import tqdm
 from .data import PERT_COL, CONTROL_LABEL, DataError, ChallengeFolder, read_pert_counts, read_gene_names, atomic_path, write_csv, read_obs_var, iter_X_chunks
 from .vccfile import unpack_vcc
-from .metrics import score_prediction, summarise_real, cell_mean_baseline, combined_score, pseudobulk, normalise_log1p, VCC_METRICS, SCORING_RULES
+from .metrics import score_prediction, summarise_real, cell_mean_baseline, combined_score, normalised_scores, pseudobulk, normalise_log1p, VCC_METRICS, SCORE_ORDER, SCORING_RULES
 from .models import TrainingSet, ControlModel, PerturbationMeanModel
 from .train import build_model, read_run_config, load_run_data
 
@@ -246,7 +246,8 @@ def leaderboard(results:pd.DataFrame, # `cross_validate` or `evaluate_on_truth` 
     lo, hi = (1 - ci) / 2 * 100, (1 + ci) / 2 * 100
     base, ceil = wide[BASELINE].mean(), wide.get(REPLICATE, wide[BASELINE]).mean()
     ceiling_score = _official(ceil, base) if REPLICATE in wide else np.nan
-    rows = []
+    draw_means = lambda w: np.nanmean(w[SCORE_ORDER].to_numpy(np.float64)[boot[:200]], axis=1)  # (draws, metrics), NaN rows skipped as pandas does
+    base_draws, rows = draw_means(wide[BASELINE]), []
     for name, w in wide.items():
         means = w.mean()
         scored = w.notna().all(1)
@@ -254,7 +255,9 @@ def leaderboard(results:pd.DataFrame, # `cross_validate` or `evaluate_on_truth` 
         for m in METRIC_BEST:
             bm = np.nanmean(w[m].to_numpy()[boot], axis=1)
             row.update({m: means[m], f'{m}_lo': np.percentile(bm, lo), f'{m}_hi': np.percentile(bm, hi)})
-        b_scores = [_official(w.iloc[i].mean(), wide[BASELINE].iloc[i].mean()) for i in boot[:200]]
+        with np.errstate(all='ignore'), warnings.catch_warnings():
+            warnings.simplefilter('ignore', RuntimeWarning)  # a draw with a metric undefined on every row: NaN, scored 0 as cell-eval does
+            b_scores = normalised_scores(draw_means(w), base_draws).mean(-1) * 100
         row.update(score=_official(means, base), score_lo=np.percentile(b_scores, lo), score_hi=np.percentile(b_scores, hi),
                    of_ceiling=_official(means, base) / ceiling_score if ceiling_score else np.nan,
                    calibrated=_calibrated(means, base, ceil) if REPLICATE in wide else np.nan)
@@ -422,7 +425,7 @@ def cross_validate_run(run, # a run folder written by `vcc.train.train_run`
     "Held-out-perturbation CV of a run's model and `compare`; writes `run/cv/` and returns leaderboard, results and deltas."
     run = Path(run)
     cfg = read_run_config(run)
-    adata, _ = load_run_data(run, cfg)
+    adata, _ = load_run_data(run, cfg, backed=False)  # the folds subset the cells in memory
     models = {cfg['model']: functools.partial(build_model, cfg['model'], cfg['params'], adata)}
     models.update({m: functools.partial(build_model, m, {}, adata) for m in compare if m != cfg['model']})
     results, deltas = cross_validate(adata, models, n_folds=n_folds, seed=seed, repeats=repeats, ceiling_seeds=ceiling_seeds, max_controls=cfg['max_controls'],
