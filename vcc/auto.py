@@ -158,7 +158,7 @@ class AutoModel(PerturbationModel):
         pred_ctrl = train.controls
         if pred_ctrl.n_obs > self.max_controls: pred_ctrl = pred_ctrl[np.sort(rng.choice(pred_ctrl.n_obs, self.max_controls, replace=False))].copy()
         means = group_log1p_means(self._cells, np.flatnonzero(np.isin(labels, train.perts + [CONTROL_LABEL])))  # only what this fit may see
-        base_ctrl = ad.AnnData(normalise_counts(self._cells.X[ctrl], target_sum=means.attrs['target_sum']), obs=pd.DataFrame({PERT_COL: [CONTROL_LABEL] * len(ctrl)}),
+        base_ctrl = ad.AnnData(normalise_counts(self._cells.X[ctrl], target_sum=means.attrs['target_sum']), obs=pd.DataFrame({PERT_COL: [CONTROL_LABEL] * len(ctrl)}, index=self._cells.obs_names[ctrl].astype(str)),
                                var=pd.DataFrame(index=self._cells.var_names.copy()))
         rows, oof, folds, seconds = [], {}, [], dict.fromkeys(names, 0.0)  # oof: (fold, name) -> predicted pseudobulks of the held-out knockdowns
         for k, held in enumerate(tqdm(self._folds(train.perts), desc='auto: inner folds', disable=not self.progress)):
