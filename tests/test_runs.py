@@ -174,12 +174,13 @@ def test_run_moves_with_its_data(challenge, tmp_path):
     assert r.returncode == 0, r.stderr
 
 def test_closed_form_run_needs_no_torch(challenge, tmp_path):
-    "A closed-form run's checkpoint is a plain pickle: loading it, and submitting it, import no torch (an optional extra, seconds to import)."
+    "A closed-form run's checkpoint is a plain pickle: training, loading and submitting one import no torch (an optional extra, seconds to import)."
     r = vcc('train', '--model', 'linear', '--data', challenge.root, '--runs', tmp_path/'runs')
     assert r.returncode == 0, r.stderr
     run = runs_in(tmp_path/'runs')[0]
     assert (run/'checkpoint.pt').read_bytes()[:4] != b'PK\x03\x04'        # not a torch (zip) file
-    code = ('import sys\nfrom vcc.train import load_run\nfrom vcc.submit import submit_run\n'
+    code = ('import sys\nfrom vcc.train import load_run, train_run\nfrom vcc.submit import submit_run\n'
+            f'train_run("linear", {{}}, {str(challenge.root)!r}, runs_dir={str(tmp_path/"runs2")!r})\n'   # training one imports none either
             f'load_run({str(run)!r}); submit_run({str(run)!r}, version="v1", root={str(tmp_path/"subs")!r}, packer="vcc")\n'
             "print('torch' in sys.modules)")
     p = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=180)

@@ -6,7 +6,7 @@ Docs: https://vcc-dev.github.io/vcc/train.html.md"""
 
 # %% ../nbs/05_train.ipynb #1de6cffd
 from __future__ import annotations
-import io, json, os, errno, importlib.metadata, shutil, signal, threading, contextlib, pickle, time, datetime, difflib, functools, inspect, warnings
+import io, json, os, sys, errno, importlib.metadata, shutil, signal, threading, contextlib, pickle, time, datetime, difflib, functools, inspect, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp, anndata as ad
 import vcc
@@ -272,9 +272,10 @@ def _ctrl_c_stays_ctrl_c():
         if main and handler is not None: signal.signal(signal.SIGINT, handler)
 
 def _fit_in_run(run:Path, cfg:dict, adata, train, resume:dict|None, callbacks) -> PerturbationModel:
-    import torch
-    np.random.seed(cfg['seed']); torch.manual_seed(cfg['seed'])
+    np.random.seed(cfg['seed'])
     model = build_model(cfg['model'], cfg['params'], adata)
+    # a torch model seeds torch itself (`seed_everything`); a closed-form run need not import it (seconds)
+    if (torch := sys.modules.get('torch')) is not None: torch.manual_seed(cfg['seed'])
     t0 = time.time()
     if isinstance(model, CellTransitionModel):
         def save(m):
