@@ -310,11 +310,6 @@ def test_2026_demo_score_doctor_train_submit_report(vcc_cli, tmp_path):
     assert man['vcc_cli']['check'] == 'repack' and 'vcc-cli check: repack' in out
     summary = json.loads((tmp_path/'reports'/'v1'/'summary.json').read_text())
     assert {r['context'] for r in summary['per_context']} == {'A', 'B', 'C', 'T1', 'T2'} and 'pds_cosine' in summary['per_context'][0]
-    # the edition is detected from the .vcc; the six metrics per context, u/b/r/s, and the rules
-    code, out, err, _ = vcc('score', 'submissions/v1/submission.vcc', '--real', 'data/demo2026', cwd=tmp_path)
-    assert code == 0 and 'edition 2026 (detected' in err, err[-3000:]
-    for ctx in 'ABC': assert f'context {ctx}: score' in out
-    assert out.count('de_wilcoxon_lfc_nmae') == 3 and ' u ' in out and ' s' in out and 'GPU' in out, out
     code, out, err, _ = vcc('doctor', '--data', 'data/demo2026', cwd=tmp_path)
     assert code == 0 and 'edition 2026 (detected' in err and 'controls_A.h5ad' in out, out + err
     # --edition that the folder contradicts: one message, what it found and the fix
@@ -329,10 +324,13 @@ def test_2026_demo_score_doctor_train_submit_report(vcc_cli, tmp_path):
     assert code == 0 and '9,600 cells' in out, err[-3000:]
     code, out, err, _ = vcc('report', '--version', 'v2', cwd=tmp_path)
     assert code == 0 and (tmp_path/'reports'/'v2'/'report.html').exists(), err[-3000:]
-    # two files of one name in two folders are two rows, named as the 2025 scores are; an existing table is refused before the work
+    # the edition is detected from the .vcc; the six metrics per context of each file, u/b/r/s, and the rules; two files
+    # of one name in two folders are two rows, named as the 2025 scores are; an existing table is refused before the work
     both = ['score', 'submissions/v1/submission.vcc', 'submissions/v2/submission.vcc', '--real', 'data/demo2026', '--out', 'scores26']
     code, out, err, _ = vcc(*both, cwd=tmp_path)
-    assert code == 0, err[-3000:]
+    assert code == 0 and 'edition 2026 (detected' in err, err[-3000:]
+    for ctx in 'ABC': assert out.count(f'context {ctx}: score') == 2, out
+    assert out.count('de_wilcoxon_lfc_nmae') == 6 and ' u ' in out and ' s' in out and 'GPU' in out, out
     table = (tmp_path/'scores26'/'scores2026.csv').read_text()
     assert 'v1/submission.vcc' in table and 'v2/submission.vcc' in table, table[:500]
     t0 = time.time()
