@@ -123,8 +123,8 @@ def check_training(adata:ad.AnnData|None=None, # the screen in memory, or None t
     if adata is not None and adata.n_vars == 0: raise DataError(name, 'has no genes', 'train on the challenge training file')
 
 def _rows_on_disk(path) -> bool:
-    "Whether an h5ad's counts can be read row by row from disk (CSR or dense `X`; not CSC)."
-    with open_h5ad(path) as f: return f['X'].attrs.get('encoding-type', 'array') in ('csr_matrix', 'array')
+    "Whether an h5ad's counts can be read row by row from disk (CSR or dense `X`; not CSC, not absent)."
+    with open_h5ad(path) as f: return 'X' in f and f['X'].attrs.get('encoding-type', 'array') in ('csr_matrix', 'array')
 
 def load_training(data, # h5ad path, challenge folder, {'simulate': kwargs} or an AnnData
                   max_controls:int|None=None, seed:int=0, totals_key:str|None=None,
