@@ -10,6 +10,9 @@ from the saved tables in seconds (--from).
     .venv/bin/python benchmarks/auto_rules.py --from runs/auto_rules
     .venv/bin/python benchmarks/auto_rules.py --from runs/auto_rules --suite runs/leaderboard_suite_d1b --rule best
 
+Also writes ahead.md: per data set, the entries scored in every outer fold that are ahead of the cell-mean baseline and of
+linear on all three metrics (issue 22's bar), i.e. whether any choice of auto could meet it.
+
 --suite: a suite leaderboard.py wrote on the same outer folds (--folds, --seed): its per-knockdown rows (which the outer rows
 here reproduce exactly) with auto's replaced by the rule's picks give the suite's table for that rule (score with interval,
 share of the oracle and of the replicate ceiling, MAE, PDS, DES) and the per-metric checks against the peers.
@@ -98,6 +101,20 @@ def with_suite(boards:pd.DataFrame, outer:pd.DataFrame, suite:Path, rule:str, se
     table = pd.concat(tables, ignore_index=True)
     return table, lb.metric_checks(table)
 
+def ahead_everywhere(outer:pd.DataFrame, peers=('cell_mean_baseline', 'linear')) -> pd.DataFrame:
+    """Per data set, the entries scored in every outer fold (every single candidate, and a blend only where every fold had it) whose
+    outer means are ahead of every peer on every metric (lower MAE, higher PDS and DES): could any choice meet issue 22's bar?"""
+    rows = []
+    for data, g in outer.groupby('data', sort=False):
+        folds = g.groupby('model').fold.nunique()
+        m = g[g.model.isin(folds.index[folds == folds.max()])].groupby('model')[['mae', 'discrimination_score_l1', 'overlap_at_N']].mean()
+        ok = pd.Series(True, index=m.index)
+        for peer in peers:
+            b = m.loc[peer]
+            ok &= (m.mae < b.mae) & (m.discrimination_score_l1 > b.discrimination_score_l1) & (m.overlap_at_N > b.overlap_at_N)
+        rows.append(dict(data=data, entries=len(m), ahead_of_all=', '.join(m.index[ok]) or '(none)'))
+    return pd.DataFrame(rows)
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--out', type=Path, help='folder for inner_boards.csv, outer_results.csv and rules.md')
@@ -122,6 +139,10 @@ def main(argv=None):
     with pd.option_context('display.width', 250, 'display.max_colwidth', 120):
         print(table.round(3).to_string(index=False))
     print(f"wrote {src/'rules.md'}")
+    ahead = ahead_everywhere(pd.read_csv(src/'outer_results.csv'))
+    (src/'ahead.md').write_text(markdown_table(ahead))
+    with pd.option_context('display.width', 250, 'display.max_colwidth', 200):
+        print('\nentries ahead of cell_mean_baseline and linear on MAE, PDS and DES (outer means):'); print(ahead.to_string(index=False))
     if a.suite:
         suite, checks = with_suite(pd.read_csv(src/'inner_boards.csv'), pd.read_csv(src/'outer_results.csv'), a.suite, a.rule, a.seed)
         cols = ['data', 'model', 'score', 'score_lo', 'score_hi', 'of_oracle', 'of_ceiling', 'mae', 'discrimination_score_l1', 'overlap_at_N', 'auto_minus_best']
