@@ -2,7 +2,8 @@
 reduced sizes of the challenge's shape and EXTRAPOLATED to the full 221,273 cells x 18,080 genes on this machine.
 
 Each scale s shrinks the genes and the cells (controls and cells per knockdown) by s and keeps the 150 training
-knockdowns (the inner CV's work grows with them, not with s): at s = 1 it is the full-size screen. Every scale runs
+knockdowns (the inner CV's work grows with them, not with s): at s = 1 it is the full-size screen, which held in
+memory does not fit a 24 GB machine (use --file). Every scale runs
 in its own process (its peak RSS is its own): it simulates the screen in memory (`vcc.data.simulate`, not timed),
 then times `AutoModel(cells=screen).fit(train)` and, as the peer, fitting the single model `coexpression_tuned`
 (the previous default). Memory is read from the kernel around the fit alone: `auto RSS` is the process's peak resident
@@ -15,11 +16,12 @@ measurement; the per-candidate inner-CV seconds say where the time goes.
     flock /tmp/vcc_heavy.lock .venv/bin/python benchmarks/bench_auto.py --scales 0.035,0.07 --json /tmp/auto.json
     .venv/bin/python benchmarks/bench_auto.py --from-json /tmp/auto.json                    # the table again, no measuring
 
+The small scales are dominated by fixed costs, so the extrapolation falls short at full size (benchmarks/README.md).
 --file FOLDER measures instead what a user runs at full size, no extrapolation: `vcc train --model auto` on a challenge
 folder on disk (`benchmarks/bench_data.py` writes the full-size data/bench/full), and as the peer `vcc train --model
 linear`, each in its own process (wall time and the process's peak RSS, from the kernel), runs into a temporary folder:
 
-    .venv/bin/python benchmarks/bench_data.py --fresh                                       # writes data/bench/full (about 8 min)
+    .venv/bin/python benchmarks/bench_data.py --fresh                                       # writes data/bench/full (about 9 min)
     flock /tmp/vcc_heavy.lock .venv/bin/python benchmarks/bench_auto.py --file data/bench/full --json runs/bench_auto_full.json
 
 Prints a table; asserts nothing.
@@ -60,8 +62,9 @@ def one(scale:float, seed:int=0) -> dict:
 
 def train_cost(folder:Path, model:str) -> dict:
     "Wall time and peak RSS of `vcc train --model <model> --data <folder>` in its own process (the run goes to a temporary folder)."
-    vcc = Path(sys.executable).parent/'vcc'
-    with tempfile.TemporaryDirectory(dir=Path(__file__).resolve().parents[1]/'runs') as runs:
+    vcc, parent = Path(sys.executable).parent/'vcc', Path(__file__).resolve().parents[1]/'runs'
+    parent.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=parent) as runs:
         t = time.perf_counter()
         proc = subprocess.Popen([str(vcc), 'train', '--model', model, '--data', str(folder), '--runs', runs], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         out = proc.stdout.read()
