@@ -69,19 +69,19 @@ def test_bad_input_makes_no_run(challenge, tmp_path):
         assert r.returncode in codes and words in r.stderr, (name, r.returncode, r.stderr)
         assert runs_in(runs) == [], (name, runs_in(runs))   # nothing was made
 
-def _train_until(args, run_parent, epoch, sig, tries:int=3):
-    """Start `vcc train`, send `sig` once its checkpoint of `epoch` is on disk; (return code, stderr, the run folder).
-    On a loaded machine this poller can be starved until the short run has ended: then no signal can land, and it trains again."""
-    for _ in range(tries):
-        p = subprocess.Popen([VCC, 'train', *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        t0 = time.time()
-        while time.time() - t0 < 120:
-            runs = runs_in(run_parent)
-            if runs and (state(runs[0]).get('epochs_done') or 0) >= epoch: break
-            if p.poll() is not None: break
-            time.sleep(0.02)
-        if p.poll() is None or p.returncode != 0: break   # still running (or failed by itself): the signal tells
-        p.communicate(); shutil.rmtree(runs_in(run_parent)[0])  # it finished before the poller looked: train again
+def _as_from_a_terminal():
+    "Ctrl-C's default action, as a command started from a terminal has it: a suite started in the background (`./run test &`) has SIGINT ignored, and children inherit that."
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+def _train_until(args, run_parent, epoch, sig):
+    "Start `vcc train`, send `sig` once its checkpoint of `epoch` is on disk; (return code, stderr, the run folder)."
+    p = subprocess.Popen([VCC, 'train', *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_as_from_a_terminal)
+    t0 = time.time()
+    while time.time() - t0 < 120:
+        runs = runs_in(run_parent)
+        if runs and (state(runs[0]).get('epochs_done') or 0) >= epoch: break
+        if p.poll() is not None: break
+        time.sleep(0.02)
     p.send_signal(sig)
     out, err = p.communicate(timeout=60)
     return p.returncode, err, runs_in(run_parent)[0]
