@@ -26,7 +26,7 @@ linear`, each in its own process (wall time and the process's peak RSS, from the
 
 Prints a table; asserts nothing.
 """
-import argparse, csv, json, os, re, subprocess, sys, tempfile, time
+import argparse, csv, json, os, subprocess, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 
@@ -72,11 +72,9 @@ def train_cost(folder:Path, model:str) -> dict:
         wall = time.perf_counter() - t
         if status: sys.exit(f'vcc train --model {model} failed:\n{out[-3000:]}')
         run = next(Path(runs).iterdir())
-        found = re.search(r'chosen by inner cross-validation: `([^`]*)`', (run/'report.md').read_text())
-        choice = found.group(1) if found else model
-        board = run/'auto_leaderboard.csv'  # where auto's time went: each single candidate's inner-CV seconds
-        inner = ({r['model']: round(float(r['fit_seconds']), 1) for r in csv.DictReader(board.open()) if not r['model'].startswith('blend(') and r['fit_seconds']}
-                 if board.exists() else {})
+        board = list(csv.DictReader((run/'auto_leaderboard.csv').open())) if (run/'auto_leaderboard.csv').exists() else []  # auto's inner leaderboard
+        choice = next((r['model'] for r in board if r['chosen'] == 'True'), model)
+        inner = {r['model']: round(float(r['fit_seconds']), 1) for r in board if not r['model'].startswith('blend(') and r['fit_seconds']}  # where the time went
     return dict(model=model, wall_s=round(wall, 1), rss_gb=round(usage.ru_maxrss / 2**20, 2), choice=choice, inner_s=inner, log_tail=out[-600:])
 
 def main(argv=None):

@@ -13,7 +13,7 @@ does. Prints one leaderboard per data set (score x100 with its interval, MAE, PD
 import argparse
 import numpy as np, pandas as pd
 from leaderboard import load, factory, MODELS
-from vcc.models import PerturbationModel
+from vcc.models import PerturbationModel, CellMeanBaseline
 from vcc.evaluate import cross_validate, leaderboard
 
 class Shrunk(PerturbationModel):
@@ -26,7 +26,7 @@ class Shrunk(PerturbationModel):
     def cell_rule(self): return self.inner.cell_rule
     def fit(self, train):
         self.inner.fit(train); self.train_, self.knockdown_ratio_ = train, self.inner.knockdown_ratio_
-        self.b_ = np.asarray(train.stats.X, np.float64).mean(0) - train.control_mean()
+        self.b_ = CellMeanBaseline().fit(train).predict_deltas(['any'])[0]
         return self
     def predict_deltas(self, genes):
         r = self.inner.predict_deltas(genes) - self.b_

@@ -687,6 +687,7 @@ def score_2026_cmd(args) -> int:
     from vcc.metrics2026 import score_2026, summarise_real_2026
     _only_2025(args, {'--train': 'train'}, 'score')
     from vcc.evaluate import _prediction_names
+    from vcc.data import write_csv
     if args.out and (args.out/'scores2026.csv').exists() and not args.overwrite:  # before the work
         raise FileExistsError(f"{args.out/'scores2026.csv'} exists and vcc never overwrites silently: pass --overwrite")
     ref = summarise_real_2026(args.real)   # a truth file or a simulated bundle; cached until one of its files changes
@@ -705,7 +706,7 @@ def score_2026_cmd(args) -> int:
     print('\n' + rules_line('2026'))
     if args.out:
         table = pd.concat(rows, ignore_index=True)
-        args.out.mkdir(parents=True, exist_ok=True); table.to_csv(args.out/'scores2026.csv', index=False)
+        write_csv(table, args.out/'scores2026.csv', overwrite=args.overwrite)   # whole or not at all
         print(f"wrote {args.out/'scores2026.csv'}")
     return 0
 
